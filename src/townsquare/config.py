@@ -1,0 +1,176 @@
+"""Settings, each declared once.
+
+Precedence: command-line flag > ``TOWNSQUARE_*`` environment variable >
+TOML file (``--config``, ``TOWNSQUARE_CONFIG`` or ``./townsquare.toml``) >
+default.  A bad value raises ``ConfigError`` quoting the key and the value.
+``docs/configuration.md`` lists every setting; a test keeps it in step.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import ConfigError
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _int(raw: object) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected a whole number")
+    value = int(str(raw).strip())
+    if value < 0:
+        raise ValueError("expected a whole number of 0 or more")
+    return value
+
+
+def _float(raw: object) -> float:
+    value = float(str(raw).strip())
+    if value <= 0:
+        raise ValueError("expected a number above 0")
+    return value
+
+
+def _str(raw: object) -> str:
+    return str(raw).strip()
+
+
+def _networks(raw: object) -> tuple[Network, ...]:
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    out: list[Network] = []
+    for item in items:
+        text = str(item).strip()
+        if text:
+            out.append(ipaddress.ip_network(text, strict=False))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Callable[[object], Any]
+    default: object
+    help: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return "TOWNSQUARE_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("db", _str, "townsquare.db", "Database: a SQLite file path or a postgresql:// URL."),
+    Setting("site_name", _str, "Townsquare", "The site's name, shown on every page."),
+    Setting(
+        "site_description",
+        _str,
+        "Posts from the blogs of people who work in and around public services.",
+        "One sentence saying what the site gathers.",
+    ),
+    Setting("base_url", _str, "http://127.0.0.1:8080/", "The public address of the site."),
+    Setting("contact", _str, "", "How to reach the curator (an email address or a URL)."),
+    Setting(
+        "allow_networks",
+        _networks,
+        (),
+        "Comma-separated CIDR ranges that feeds may be fetched from even though they are "
+        "private, for example 127.0.0.1/32 for tests. Everything non-public is refused otherwise.",
+    ),
+    Setting("fetch_concurrency", _int, 64, "How many feeds are fetched at once."),
+    Setting("fetch_per_host", _int, 2, "How many requests go to one host at once."),
+    Setting("fetch_timeout", _float, 30.0, "Seconds a whole fetch may take, redirects included."),
+    Setting("connect_timeout", _float, 10.0, "Seconds to wait for a connection."),
+    Setting("max_body_bytes", _int, 10_000_000, "Largest feed body read, after decompression."),
+    Setting("poll_interval", _int, 3600, "Seconds between fetches of a healthy feed."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Config:
+    db: str
+    site_name: str
+    site_description: str
+    base_url: str
+    contact: str
+    allow_networks: tuple[Network, ...]
+    fetch_concurrency: int
+    fetch_per_host: int
+    fetch_timeout: float
+    connect_timeout: float
+    max_body_bytes: int
+    poll_interval: int
+
+    @property
+    def user_agent(self) -> str:
+        return f"Townsquare/{__version__} (+{self.base_url})"
+
+
+def _parse(setting: Setting, raw: object, where: str) -> object:
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"bad setting {where}={raw!r}: {exc}") from None
+
+
+def load(
+    overrides: Mapping[str, object] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+) -> Config:
+    """Build the settings from defaults, a TOML file, the environment and flags."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {s.name: s.default for s in SETTINGS}
+
+    path = config_file or env.get("TOWNSQUARE_CONFIG")
+    file = Path(path) if path else Path("townsquare.toml")
+    if path or file.exists():
+        try:
+            table = tomllib.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read settings file '{file}': {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"settings file '{file}' is not valid TOML: {exc}") from None
+        for key, raw in table.items():
+            if key not in _BY_NAME:
+                raise ConfigError(f"unknown setting {key!r} in '{file}'")
+            values[key] = _parse(_BY_NAME[key], raw, key)
+
+    for setting in SETTINGS:
+        if setting.env in env and env[setting.env] != "":
+            values[setting.name] = _parse(setting, env[setting.env], setting.env)
+
+    for key, raw in (overrides or {}).items():
+        if raw is not None:
+            values[key] = _parse(_BY_NAME[key], raw, "--" + key.replace("_", "-"))
+
+    config = Config(**values)  # type: ignore[arg-type]
+    if not config.base_url.endswith("/"):
+        config = _replace(config, base_url=config.base_url + "/")
+    return config
+
+
+def _replace(config: Config, **changes: object) -> Config:
+    current = {f.name: getattr(config, f.name) for f in fields(config)}
+    current.update(changes)
+    return Config(**current)

@@ -1,0 +1,1 @@
+"""Bundled sample blogs for the demo and tests."""

@@ -1,0 +1,261 @@
+"""Clean: a ``ParsedEntry`` to a ``CleanPost`` that is safe to show anywhere.
+
+- Titles, author names and tags become plain text (no markup, no entities,
+  no control characters), cut to a sane length.
+- Links become absolute http(s) URLs, or nothing.
+- Dates are UTC; a missing one, or one more than a day ahead, is left for
+  the store to fill with the time the post was first seen.
+- Post HTML has its relative URLs resolved (``href``, ``src``, ``srcset``,
+  ``cite``, ``poster``) against xml:base and the feed URL, 1×1 tracking
+  images removed, and is sanitised by nh3 (ammonia) against an allow-list,
+  once, last.  Nothing downstream sanitises again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import threading
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import nh3
+
+from ..model import CleanPost, ParsedEntry, ParsedFeed
+
+MAX_TITLE = 1000
+MAX_NAME = 200
+MAX_TAG = 100
+MAX_TAGS = 30
+FUTURE_GRACE = timedelta(days=1)
+
+_TAGS = {
+    "a", "abbr", "b", "bdi", "bdo", "blockquote", "br", "caption", "cite", "code", "col",
+    "colgroup", "data", "dd", "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption",
+    "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark",
+    "ol", "p", "picture", "pre", "q", "rp", "rt", "ruby", "s", "samp", "small", "source",
+    "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead",
+    "time", "tr", "u", "ul", "var", "wbr", "audio", "video",
+}  # fmt: skip
+_ATTRIBUTES = {
+    "*": {"title", "lang", "dir"},
+    "a": {"href", "hreflang"},
+    "img": {"src", "srcset", "sizes", "alt", "width", "height"},
+    "source": {"src", "srcset", "sizes", "media", "type", "width", "height"},
+    "video": {"src", "poster", "controls", "width", "height", "preload"},
+    "audio": {"src", "controls", "preload"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "del": {"cite", "datetime"},
+    "ins": {"cite", "datetime"},
+    "time": {"datetime"},
+    "data": {"value"},
+    "ol": {"start", "reversed", "type"},
+    "li": {"value"},
+    "td": {"colspan", "rowspan", "headers"},
+    "th": {"colspan", "rowspan", "headers", "scope", "abbr"},
+    "col": {"span"},
+    "colgroup": {"span"},
+    "details": {"open"},
+}
+_URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
+_SAFE_SCHEMES = ("http", "https")
+_CLEAN_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "embed",
+                  "frame", "frameset", "svg", "math", "form", "select", "textarea", "button",
+                  "title", "head", "applet", "noembed", "noframes"}  # fmt: skip
+_TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi")
+_TAG_RE = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+_IMG = re.compile(r"<img\b[^>]*>", re.I)
+_TINY = re.compile(r"""\b(?:width|height)\s*=\s*["']?\s*[01](?:px)?\s*["'\s/>]""", re.I)
+_EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
+
+_state = threading.local()
+
+
+def _base() -> str:
+    return str(getattr(_state, "base", ""))
+
+
+def safe_url(value: str | None, base: str = "", *, schemes: tuple[str, ...] = _SAFE_SCHEMES) -> str | None:
+    """An absolute URL with an allowed scheme, or None."""
+    if not value:
+        return None
+    value = _CONTROL.sub("", value).strip()
+    if not value:
+        return None
+    try:
+        absolute = urljoin(base, value) if base else value
+        parts = urlsplit(absolute)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in schemes:
+        return None
+    if parts.scheme.lower() in _SAFE_SCHEMES and not parts.hostname:
+        return None
+    return absolute
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The same address written one way: lower-case host, no fragment, no tracking."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().removeprefix("www.")
+        port = parts.port
+    except ValueError:
+        return None
+    if port and not ((parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+         if not k.lower().startswith(_TRACKING_PARAMS)]
+    )  # fmt: skip
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit(("https", host, path, query, ""))
+
+
+def _srcset(value: str, base: str) -> str | None:
+    candidates = []
+    for candidate in value.split(","):
+        bits = candidate.strip().split()
+        if not bits:
+            continue
+        url = safe_url(bits[0], base)
+        if url is None:
+            continue
+        descriptor = " ".join(b for b in bits[1:2] if re.fullmatch(r"\d+(?:\.\d+)?[wx]", b))
+        candidates.append(f"{url} {descriptor}".strip())
+    return ", ".join(candidates) or None
+
+
+def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+    base = _base()
+    if attribute in _URL_ATTRIBUTES:
+        schemes = ("http", "https", "mailto") if attribute == "href" else _SAFE_SCHEMES
+        return safe_url(value, base, schemes=schemes)
+    if attribute == "srcset":
+        return _srcset(value, base)
+    if attribute in ("width", "height"):
+        digits = value.strip().removesuffix("px")
+        return digits if digits.isdigit() else None
+    return value
+
+
+_CLEANER = nh3.Cleaner(
+    tags=_TAGS,
+    clean_content_tags=_CLEAN_CONTENT,
+    attributes=_ATTRIBUTES,
+    attribute_filter=_attribute_filter,
+    strip_comments=True,
+    link_rel="noopener noreferrer",
+    url_schemes={"http", "https", "mailto"},
+    set_tag_attribute_values={"img": {"loading": "lazy", "decoding": "async"}},
+)
+
+
+def _drop_tracking_image(match: re.Match[str]) -> str:
+    return "" if _TINY.search(match.group(0)) else match.group(0)
+
+
+def sanitize_html(fragment: str | None, base: str) -> str:
+    """Safe HTML: allow-listed tags and attributes, absolute safe URLs, no trackers."""
+    if not fragment:
+        return ""
+    if "<img" in fragment or "<IMG" in fragment:
+        fragment = _IMG.sub(_drop_tracking_image, fragment)
+    _state.base = base
+    try:
+        return _CLEANER.clean(fragment).strip()
+    finally:
+        _state.base = ""
+
+
+def plain_text(value: str | None, *, is_html: bool = True, limit: int = MAX_TITLE) -> str:
+    """Text with no markup, entities, control characters or runs of space."""
+    if not value:
+        return ""
+    text = value
+    if is_html and ("<" in text or "&" in text):
+        text = html.unescape(_TAG_RE.sub(" ", text))
+        if "<" in text:  # markup that was escaped twice
+            text = _TAG_RE.sub(" ", text)
+    text = _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def _author(value: str | None) -> str | None:
+    text = plain_text(value, limit=MAX_NAME)
+    match = _EMAIL_NAME.match(text)
+    if match:
+        text = match.group(1).strip()
+    return text or None
+
+
+def _clamp(moment: datetime | None, now: datetime) -> datetime | None:
+    if moment is None or moment > now + FUTURE_GRACE:
+        return None
+    return moment
+
+
+def _hash(*parts: str | None) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update((part or "").encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _tags(values: Iterable[str]) -> tuple[str, ...]:
+    out: dict[str, None] = {}
+    for value in values:
+        tag = plain_text(value, limit=MAX_TAG)
+        if tag:
+            out.setdefault(tag, None)
+        if len(out) >= MAX_TAGS:
+            break
+    return tuple(out)
+
+
+def clean_entry(entry: ParsedEntry, now: datetime) -> CleanPost:
+    base = entry.base
+    link = safe_url(entry.link, base)
+    body = entry.content or entry.summary
+    content_html = sanitize_html(body, base)
+    summary_html = sanitize_html(entry.summary, base) if entry.content and entry.summary else ""
+    title = plain_text(entry.title, is_html=entry.title_is_html)
+    if not title:
+        title = plain_text(content_html, limit=80) or "Untitled post"
+    guid = plain_text(entry.guid, is_html=False, limit=2000) or None
+    return CleanPost(
+        guid=guid,
+        link=link,
+        canonical_link=canonical_url(link),
+        title=title,
+        author=_author(entry.author),
+        published=_clamp(entry.published, now),
+        updated=_clamp(entry.updated, now),
+        content_html=content_html,
+        summary_html=summary_html,
+        categories=_tags(entry.categories),
+        content_hash=_hash(title, content_html, summary_html, entry.author),
+    )
+
+
+def clean_feed(feed: ParsedFeed, now: datetime) -> list[CleanPost]:
+    return [clean_entry(entry, now) for entry in feed.entries]
+
+
+def feed_title(feed: ParsedFeed, fallback: str) -> str:
+    """The blog's name as shown, from the feed (plain text)."""
+    return plain_text(feed.title, limit=MAX_NAME) or fallback
+
+
+def feed_site(feed: ParsedFeed, feed_url: str) -> str | None:
+    return safe_url(feed.link, feed_url)

@@ -1,0 +1,289 @@
+"""Fetch: one URL to a ``FetchResult``, politely and within limits.
+
+Conditional GET (ETag, Last-Modified), compression, at most five redirect
+hops followed by hand so that every hop passes the network guard, a cap on
+the body after decompression, and one deadline for the whole fetch.  Every
+failure becomes a ``FetchResult`` with a message for the curator; nothing
+here raises for a bad feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import re
+import socket
+import ssl
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+from ..config import Config
+from ..errors import BlockedAddressError
+from ..model import FetchOutcome, FetchResult, Redirect
+from .guard import BlockedByGuard, GuardedResolver, check_literal, is_allowed, peer_address, refusal
+
+MAX_REDIRECTS = 5
+MAX_RETRY_AFTER = timedelta(hours=24)
+_CHUNK = 65536
+_REDIRECTS = {301, 302, 303, 307, 308}
+_ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/feed+json, "
+    "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, "
+    "application/json;q=0.8, text/html;q=0.7, */*;q=0.5"
+)
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
+_REL = re.compile(r"""rel\s*=\s*"?([^";,]+)"?""", re.I)
+_MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.I)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
+    """Retry-After as a moment, from seconds or an HTTP date, at most 24 hours away."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        moment = now + timedelta(seconds=int(value))
+    else:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    return max(now, min(moment, now + MAX_RETRY_AFTER))
+
+
+def parse_link_header(values: list[str], base: str) -> tuple[tuple[str, ...], str | None]:
+    """WebSub hubs and the self link from ``Link`` headers."""
+    hubs: list[str] = []
+    self_link = None
+    for value in values:
+        for match in _LINK.finditer(value):
+            target, params = match.group(1).strip(), match.group(2)
+            rel = _REL.search(params)
+            rels = rel.group(1).lower().split() if rel else []
+            if "hub" in rels:
+                hubs.append(urljoin(base, target))
+            if "self" in rels:
+                self_link = urljoin(base, target)
+    return tuple(hubs), self_link
+
+
+def _max_age(headers: CIMultiDictProxy[str]) -> int | None:
+    match = _MAX_AGE.search(headers.get("Cache-Control", ""))
+    return int(match.group(1)) if match else None
+
+
+def describe_status(status: int, reason: str | None) -> str:
+    return f"the server answered {status} {reason or ''}".rstrip()
+
+
+def _size(limit: int) -> str:
+    return f"{limit / 1_000_000:g} MB"
+
+
+class _Failure(Exception):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class Fetcher:
+    """An HTTP client session with Townsquare's limits; use ``async with``."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Fetcher:
+        connector = aiohttp.TCPConnector(
+            limit=max(1, self.config.fetch_concurrency),
+            limit_per_host=max(1, self.config.fetch_per_host),
+            resolver=GuardedResolver(self.config.allow_networks),
+            ttl_dns_cache=300,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers={"User-Agent": self.config.user_agent, "Accept": _ACCEPT},
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """GET a feed (or a page); never raises for network or HTTP trouble."""
+        redirects: list[Redirect] = []
+        now = datetime.now(UTC)
+        try:
+            async with asyncio.timeout(self.config.fetch_timeout):
+                return await self._fetch(url, etag, last_modified, redirects, now)
+        except TimeoutError:
+            message = f"no complete answer within {self.config.fetch_timeout:g} seconds"
+            return self._failed(url, redirects, message, None)
+        except _Failure as exc:
+            return self._failed(url, redirects, exc.message, exc.status)
+
+    def _failed(
+        self, url: str, redirects: list[Redirect], message: str, status: int | None
+    ) -> FetchResult:
+        final = redirects[-1].location if redirects else url
+        return FetchResult(
+            url=url,
+            final_url=final,
+            outcome=FetchOutcome.ERROR,
+            status=status,
+            error=message,
+            redirects=tuple(redirects),
+        )
+
+    async def _fetch(
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        redirects: list[Redirect],
+        now: datetime,
+    ) -> FetchResult:
+        assert self._session is not None, "use 'async with Fetcher(...)'"
+        current = url
+        seen = {url}
+        while True:
+            self._check_url(current)
+            headers = {}
+            if etag:
+                headers["If-None-Match"] = etag
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified
+            try:
+                async with self._session.get(
+                    current, headers=headers, allow_redirects=False
+                ) as resp:
+                    peer = peer_address(resp.connection)
+                    if peer is not None and not is_allowed(peer, self.config.allow_networks):
+                        raise _Failure(str(refusal(peer)))
+                    if resp.status in _REDIRECTS and "Location" in resp.headers:
+                        target = urljoin(current, resp.headers["Location"])
+                        redirects.append(Redirect(resp.status, current, target))
+                        if target in seen:
+                            raise _Failure("the feed redirects in a loop", resp.status)
+                        if len(redirects) > MAX_REDIRECTS:
+                            raise _Failure(
+                                f"more than {MAX_REDIRECTS} redirects in a row", resp.status
+                            )
+                        seen.add(target)
+                        current = target
+                        continue
+                    return await self._result(url, current, resp, redirects, now)
+            except _Failure:
+                raise
+            except BlockedAddressError as exc:
+                raise _Failure(str(exc)) from None
+            except aiohttp.ClientConnectorError as exc:
+                raise _Failure(self._connect_error(exc)) from None
+            except aiohttp.ClientPayloadError:
+                raise _Failure("the connection closed before the whole body arrived") from None
+            except aiohttp.TooManyRedirects:  # pragma: no cover - redirects are followed by hand
+                raise _Failure("too many redirects") from None
+            except aiohttp.ClientResponseError as exc:
+                raise _Failure(f"the server's answer was not valid HTTP: {exc.message}") from None
+            except aiohttp.InvalidURL:
+                raise _Failure(f"not a valid web address: {current!r}") from None
+            except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
+                raise _Failure(f"the connection failed: {exc}") from None
+
+    def _check_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise _Failure(f"only http and https addresses can be fetched, not {url!r}")
+        if not parts.hostname:
+            raise _Failure(f"not a valid web address: {url!r}")
+        try:
+            check_literal(parts.hostname, self.config.allow_networks)
+        except BlockedAddressError as exc:
+            raise _Failure(str(exc)) from None
+
+    def _connect_error(self, exc: aiohttp.ClientConnectorError) -> str:
+        cause = exc.os_error
+        if isinstance(cause, BlockedByGuard):
+            return str(cause.error)
+        host = exc.host
+        if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+            return f"the secure connection to {host} failed: its certificate is not valid"
+        if isinstance(exc, aiohttp.ClientConnectorSSLError):
+            return f"the secure connection to {host} failed"
+        if isinstance(cause, socket.gaierror):
+            return f"the address {host!r} could not be found"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"could not connect to {host}: the connection was refused"
+        return f"could not connect to {host}: {cause.strerror or cause}"
+
+    async def _result(
+        self,
+        url: str,
+        final_url: str,
+        resp: aiohttp.ClientResponse,
+        redirects: list[Redirect],
+        now: datetime,
+    ) -> FetchResult:
+        hubs, self_link = parse_link_header(resp.headers.getall("Link", []), final_url)
+        base = FetchResult(
+            url=url,
+            final_url=final_url,
+            outcome=FetchOutcome.ERROR,
+            status=resp.status,
+            redirects=tuple(redirects),
+            hub_links=hubs,
+            self_link=self_link,
+            max_age=_max_age(resp.headers),
+        )
+        if resp.status == 304:
+            return replace(base, outcome=FetchOutcome.NOT_MODIFIED)
+        if resp.status == 410:
+            return replace(
+                base,
+                outcome=FetchOutcome.GONE,
+                error="the feed is gone: the server answered 410 Gone",
+            )
+        if resp.status in (429, 503):
+            return replace(
+                base,
+                outcome=FetchOutcome.RETRY_LATER,
+                retry_after=parse_retry_after(resp.headers.get("Retry-After"), now),
+                error=describe_status(resp.status, resp.reason) + " (asked us to come back later)",
+            )
+        if not 200 <= resp.status < 300:
+            return replace(base, error=describe_status(resp.status, resp.reason))
+        limit = self.config.max_body_bytes
+        if resp.content_length is not None and resp.content_length > limit:
+            raise _Failure(f"the feed is larger than the {_size(limit)} limit", resp.status)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise _Failure(f"the feed is larger than the {_size(limit)} limit", resp.status)
+            chunks.append(chunk)
+        return replace(
+            base,
+            outcome=FetchOutcome.OK,
+            body=b"".join(chunks),
+            content_type=resp.headers.get("Content-Type"),
+            etag=resp.headers.get("ETag"),
+            last_modified=resp.headers.get("Last-Modified"),
+        )
+
+

@@ -1,0 +1,173 @@
+"""The ingest pipeline, the one path every post takes:
+
+    due | fetch | parse | clean | store
+
+- **due**: the store picks the enabled sources whose time has come.
+- **fetch**: ``Fetcher`` brings a ``FetchResult`` (many at once, politely).
+- **parse**: ``parse_feed`` turns the body into a ``ParsedFeed``.
+- **clean**: ``clean_feed`` turns its entries into ``CleanPost`` values.
+- **store**: ``Store.save_fetch`` writes the posts, the source's new state
+  (decided by ``schedule.decide``) and a log line in one transaction.
+
+Parsing and cleaning are CPU work and run in a small thread pool; the store
+is written from the event loop's thread only, so SQLite has one writer.
+``ingest_result`` is the same path for a body that arrived another way (a
+WebSub push, the demo, a test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from ..config import Config
+from ..errors import ParseError
+from ..model import CleanPost, FetchOutcome, FetchResult, SaveCounts, Source
+from ..store import FetchLogEntry, Store
+from .clean import clean_feed, feed_site
+from .fetch import Fetcher
+from .parse import parse_feed
+from .schedule import decide
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReport:
+    source_id: int
+    title: str
+    url: str
+    outcome: str  # "ok", "not_modified", "error", "gone", "retry_later"
+    new: int
+    updated: int
+    unchanged: int
+    error: str | None
+
+
+@dataclass(slots=True)
+class PassReport:
+    sources: list[SourceReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def _sum(self, name: str) -> int:
+        return sum(int(getattr(r, name)) for r in self.sources)
+
+    @property
+    def new(self) -> int:
+        return self._sum("new")
+
+    @property
+    def updated(self) -> int:
+        return self._sum("updated")
+
+    @property
+    def unchanged(self) -> int:
+        return self._sum("unchanged")
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self.sources if r.error is not None)
+
+
+def parse_and_clean(result: FetchResult, now: datetime) -> tuple[list[CleanPost], str | None, str | None]:
+    """parse | clean for one body: (posts, site URL, parse error)."""
+    try:
+        feed = parse_feed(result.body, result.final_url, result.content_type)
+    except ParseError as exc:
+        return [], None, str(exc)
+    return clean_feed(feed, now), feed_site(feed, result.final_url), None
+
+
+class Ingest:
+    """One object per run: a fetcher, a worker pool and the store."""
+
+    def __init__(self, store: Store, config: Config, *, rng: random.Random | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.rng = rng or random.Random()
+        self._pool: Executor = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    async def run_pass(
+        self,
+        *,
+        source_ids: Iterable[int] | None = None,
+        force: bool = False,
+        progress: Progress | None = None,
+    ) -> PassReport:
+        """One pass over the due sources (every enabled one with ``force``)."""
+        started = time.monotonic()
+        now = datetime.now(UTC)
+        due = self.store.due_sources(now, ids=source_ids, force=force)
+        report = PassReport()
+        done = 0
+        if progress:
+            progress(0, len(due))
+        limit = asyncio.Semaphore(max(1, self.config.fetch_concurrency))
+        async with Fetcher(self.config) as fetcher:
+
+            async def one(source: Source) -> None:
+                nonlocal done
+                async with limit:
+                    began = time.monotonic()
+                    result = await fetcher.fetch(
+                        source.url, etag=source.etag, last_modified=source.last_modified
+                    )
+                    took = int((time.monotonic() - began) * 1000)
+                report.sources.append(await self.ingest_result(source, result, duration_ms=took))
+                done += 1
+                if progress:
+                    progress(done, len(due))
+
+            await asyncio.gather(*(one(s) for s in due))
+        report.seconds = time.monotonic() - started
+        return report
+
+    async def ingest_result(
+        self, source: Source, result: FetchResult, *, duration_ms: int = 0
+    ) -> SourceReport:
+        """parse | clean | store for one fetched (or pushed) body."""
+        now = datetime.now(UTC)
+        posts: list[CleanPost] = []
+        site_url = parse_error = None
+        if result.outcome is FetchOutcome.OK:
+            loop = asyncio.get_running_loop()
+            posts, site_url, parse_error = await loop.run_in_executor(
+                self._pool, parse_and_clean, result, now
+            )
+        state = decide(
+            source,
+            result,
+            now=now,
+            interval=timedelta(seconds=self.config.poll_interval),
+            rng=self.rng,
+            parse_error=parse_error,
+            site_url=site_url,
+        )
+        error = state.last_error
+        log = FetchLogEntry(
+            fetched_at=now,
+            outcome=result.outcome.value if parse_error is None else "error",
+            http_status=result.status,
+            error=error,
+            duration_ms=duration_ms,
+        )
+        counts: SaveCounts = self.store.save_fetch(source, state, posts, log)
+        return SourceReport(
+            source_id=source.id,
+            title=source.title,
+            url=source.url,
+            outcome=log.outcome,
+            new=counts.new,
+            updated=counts.updated,
+            unchanged=counts.unchanged,
+            error=error,
+        )

@@ -1,0 +1,55 @@
+"""OPML: reading a list of blogs (folders become categories)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from .errors import InputError
+from .ingest.clean import plain_text, safe_url
+
+_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=True
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OpmlFeed:
+    url: str
+    title: str | None
+    site_url: str | None
+    categories: tuple[str, ...]
+
+
+def read_opml(data: bytes, *, where: str = "the file") -> list[OpmlFeed]:
+    """The feeds in an OPML document; an outline folder's name is their category."""
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise InputError(f"{where} is not OPML: {exc.msg}") from None
+    if root is None or root.tag != "opml" or root.find("body") is None:
+        raise InputError(f"{where} is not OPML: it has no <opml> with a <body>")
+    feeds: list[OpmlFeed] = []
+    _walk(root.find("body"), (), feeds)
+    return feeds
+
+
+def _walk(parent: etree._Element | None, folders: tuple[str, ...], out: list[OpmlFeed]) -> None:
+    if parent is None:
+        return
+    for outline in parent.iterfind("outline"):
+        name = plain_text(outline.get("title") or outline.get("text"), is_html=False)
+        url = safe_url(outline.get("xmlUrl") or outline.get("xmlurl"))
+        if url:
+            category = outline.get("category")
+            extra = tuple(c.strip().strip("/") for c in (category or "").split(",") if c.strip().strip("/"))
+            out.append(
+                OpmlFeed(
+                    url=url,
+                    title=name or None,
+                    site_url=safe_url(outline.get("htmlUrl")),
+                    categories=folders[-1:] + extra,
+                )
+            )
+        _walk(outline, folders + ((name,) if name and not url else ()), out)

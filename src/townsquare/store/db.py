@@ -1,0 +1,198 @@
+"""One connection to the database, whichever backend it is.
+
+SQL in the store is written once, with ``?`` placeholders, in the subset
+SQLite and PostgreSQL share (``ON CONFLICT``, ``RETURNING``, partial
+indexes).  This module is the only place that knows which driver is under
+it, and the only place driver errors are caught and turned into
+``StoreError``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import StoreError
+
+Row = Mapping[str, Any]
+Params = Sequence[object] | Mapping[str, object]
+
+
+def to_utc(value: datetime) -> datetime:
+    """An aware UTC datetime, to the second (naive values are taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+def _adapt_datetime(value: datetime) -> str:
+    return to_utc(value).isoformat()
+
+
+def _convert_timestamp(raw: bytes) -> datetime:
+    return to_utc(datetime.fromisoformat(raw.decode()))
+
+
+sqlite3.register_adapter(datetime, _adapt_datetime)
+sqlite3.register_converter("TIMESTAMP", _convert_timestamp)
+
+
+class Database(Protocol):
+    """What the store needs of a connection."""
+
+    dialect: str
+    url: str
+
+    def execute(self, sql: str, params: Params = ()) -> int: ...
+    def insert(self, sql: str, params: Params = ()) -> int: ...
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None: ...
+    def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
+    def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
+    def transaction(self) -> Any: ...
+    def close(self) -> None: ...
+
+
+def _migrations_dir(dialect: str) -> Path:
+    return Path(str(resources.files("townsquare.store") / "migrations" / dialect))
+
+
+def _migrate(yoyo_url: str, dialect: str) -> None:
+    from yoyo import get_backend, read_migrations
+
+    backend = get_backend(yoyo_url)
+    try:
+        migrations = read_migrations(str(_migrations_dir(dialect)))
+        with backend.lock():
+            backend.apply_migrations(backend.to_apply(migrations))
+    finally:
+        backend.connection.close()
+
+
+def _row_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
+
+
+class SQLiteDatabase:
+    """SQLite in WAL mode with foreign keys; writes in ``BEGIN IMMEDIATE``."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str, *, migrate: bool = True) -> None:
+        self.url = path
+        self._lock = threading.RLock()
+        self._depth = 0
+        try:
+            if migrate:
+                parent = Path(path).parent
+                if not parent.exists():
+                    raise StoreError(
+                        f"cannot open database '{path}': the folder '{parent}' does not exist"
+                    )
+                # WAL first: yoyo's own connection must not leave a rollback journal.
+                with sqlite3.connect(path) as first:
+                    first.execute("PRAGMA journal_mode=WAL")
+                first.close()
+                _migrate(f"sqlite:///{Path(path).resolve()}", "sqlite")
+            self._conn = sqlite3.connect(
+                path,
+                detect_types=sqlite3.PARSE_DECLTYPES,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=30,
+            )
+            self._conn.row_factory = _row_dict
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open database '{path}': {exc}") from None
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        with self._guard():
+            return self._conn.execute(sql, params).rowcount
+
+    def insert(self, sql: str, params: Params = ()) -> int:
+        """Run an INSERT ... RETURNING id and give the id."""
+        with self._guard():
+            row = self._conn.execute(sql, params).fetchone()
+            return int(row["id"])
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        with self._guard():
+            self._conn.executemany(sql, rows)
+
+    def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        with self._guard():
+            return self._conn.execute(sql, params).fetchall()
+
+    def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        with self._guard():
+            row: Row | None = self._conn.execute(sql, params).fetchone()
+            return row
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction; nested uses join the outer one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            with self._guard():
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self._conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            with self._guard():
+                self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        with self._lock:
+            try:
+                yield
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"database error in '{self.url}': {exc}") from None
+
+
+def connect(url: str, *, migrate: bool = True) -> Database:
+    """Open (and bring up to date) the database named by a path or URL."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresDatabase
+
+        return PostgresDatabase(url, migrate=migrate)
+    if "://" in url:
+        raise StoreError(
+            f"unknown database address {url!r}: give a file path for SQLite "
+            "or a postgresql:// URL"
+        )
+    return SQLiteDatabase(url, migrate=migrate)
+
+
+def is_integrity_error(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.IntegrityError):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(exc, psycopg.IntegrityError)

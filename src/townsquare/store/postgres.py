@@ -1,0 +1,72 @@
+"""PostgreSQL through psycopg 3: the same SQL as SQLite, other placeholders."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ..errors import StoreError
+from .db import Params, Row, _migrate
+
+
+def _sql(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresDatabase:
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self._lock = threading.RLock()
+        try:
+            if migrate:
+                scheme, rest = url.split("://", 1)
+                _migrate(f"postgresql+psycopg://{rest}", "postgresql")
+            self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open database {url!r}: {exc}".strip()) from None
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        with self._guard():
+            return self._conn.execute(_sql(sql), params).rowcount
+
+    def insert(self, sql: str, params: Params = ()) -> int:
+        with self._guard():
+            row = self._conn.execute(_sql(sql), params).fetchone()
+            assert row is not None
+            return int(row["id"])
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        with self._guard(), self._conn.cursor() as cur:
+            cur.executemany(_sql(sql), rows)
+
+    def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        with self._guard():
+            return self._conn.execute(_sql(sql), params).fetchall()
+
+    def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        with self._guard():
+            return self._conn.execute(_sql(sql), params).fetchone()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock, self._conn.transaction():
+            yield
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        with self._lock:
+            try:
+                yield
+            except psycopg.IntegrityError:
+                raise
+            except psycopg.Error as exc:
+                raise StoreError(f"database error: {exc}") from None
