@@ -93,9 +93,7 @@ class ProgressBar:
             return
         width = 30
         filled = width * done // total
-        self.stream.write(
-            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
-        )
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
         if done == total:
             self.stream.write("\n")
         self.stream.flush()
@@ -116,7 +114,9 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
         if store.source_by_url(args.url) is not None:
             existing = store.source_by_url(args.url)
             assert existing is not None
-            raise InputError(f"blog already listed: {args.url!r} is '{existing.title}' (id {existing.id})")
+            raise InputError(
+                f"blog already listed: {args.url!r} is '{existing.title}' (id {existing.id})"
+            )
 
         async def find() -> Any:
             async with Fetcher(config) as fetcher:
@@ -159,7 +159,9 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
         print("No blogs yet. Add one with: townsquare add URL")
         return 0
     for s in sources:
-        state = s.status.value if s.enabled else f"disabled ({s.disabled_reason or 'by the curator'})"
+        state = (
+            s.status.value if s.enabled else f"disabled ({s.disabled_reason or 'by the curator'})"
+        )
         print(f"{s.id:>5}  {s.title}  <{s.url}>  {state}")
         if s.last_error:
             print(f"       last error: {s.last_error}")
@@ -171,7 +173,10 @@ def cmd_categories(args: argparse.Namespace, config: Config) -> int:
         categories = store.categories()
     if args.json:
         _print_json(
-            [{"id": c.id, "name": c.name, "slug": c.slug, "blogs": c.source_count} for c in categories]
+            [
+                {"id": c.id, "name": c.name, "slug": c.slug, "blogs": c.source_count}
+                for c in categories
+            ]
         )
         return 0
     if not categories:
@@ -282,14 +287,16 @@ def cmd_import_opml(args: argparse.Namespace, config: Config) -> int:
                 feed.url, title, site_url=feed.site_url, categories=feed.categories, now=now
             )
             added += 1
-    print(f"Imported {added} blog{'s' if added != 1 else ''} from '{path}' ({skipped} already listed)")
+    print(
+        f"Imported {added} blog{'s' if added != 1 else ''} from '{path}' ({skipped} already listed)"
+    )
     return 0
 
 
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
-    from .demo.server import sample_blogs, serve_samples
-
     import ipaddress
+
+    from .demo.server import sample_blogs, serve_samples
 
     loopback = ipaddress.ip_network("127.0.0.1/32")
     config = replace(config, allow_networks=(*config.allow_networks, loopback))
@@ -321,7 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="townsquare", description="Gather a community's blogs into one place."
     )
     parser.add_argument("--version", action="version", version=f"townsquare {__version__}")
-    parser.add_argument("--db", help="SQLite file or postgresql:// URL (default: $TOWNSQUARE_DB, then ./townsquare.db)")
+    parser.add_argument(
+        "--db",
+        help="SQLite file or postgresql:// URL (default: $TOWNSQUARE_DB, then ./townsquare.db)",
+    )
     parser.add_argument("--config", help="settings file (default: ./townsquare.toml if present)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -331,7 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     command("init", cmd_init, "Create the database, or bring it up to date.")
-    p = command("add", cmd_add, "Add a blog by its site or feed address; the feed is found and checked first.")
+    p = command(
+        "add",
+        cmd_add,
+        "Add a blog by its site or feed address; the feed is found and checked first.",
+    )
     p.add_argument("url")
     p.add_argument("--title", help="the blog's name as shown (default: from the feed)")
     p.add_argument("--category", action="append", help="a category for the blog (repeat for more)")
@@ -342,15 +356,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("categories", cmd_categories, "List the categories.")
     p.add_argument("--json", action="store_true")
     p = command("fetch", cmd_fetch, "Fetch the blogs that are due (all of them with --all).")
-    p.add_argument("--all", action="store_true", help="every enabled blog now, ignoring the schedule")
-    p.add_argument("--source", action="append", metavar="ID_OR_URL", help="only this blog (repeatable)")
+    p.add_argument(
+        "--all", action="store_true", help="every enabled blog now, ignoring the schedule"
+    )
+    p.add_argument(
+        "--source", action="append", metavar="ID_OR_URL", help="only this blog (repeatable)"
+    )
     p.add_argument("--json", action="store_true")
     p = command("posts", cmd_posts, "Show the newest posts.")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=20)
-    p = command("import-opml", cmd_import_opml, "Add the blogs listed in an OPML file; folders become categories.")
+    p = command(
+        "import-opml",
+        cmd_import_opml,
+        "Add the blogs listed in an OPML file; folders become categories.",
+    )
     p.add_argument("file")
-    p = command("demo", cmd_demo, "Serve the bundled sample blogs on 127.0.0.1, fetch them and show the river.")
+    p = command(
+        "demo",
+        cmd_demo,
+        "Serve the bundled sample blogs on 127.0.0.1, fetch them and show the river.",
+    )
     p.add_argument("--limit", type=int, default=10, help="how many posts to show")
     return parser
 

@@ -49,9 +49,7 @@ class NotFoundError(StoreError):
 
 class SourceNotFoundError(NotFoundError):
     def __init__(self, key: object) -> None:
-        super().__init__(
-            f"no such blog: {key!r}: run 'townsquare sources' to see the blogs listed"
-        )
+        super().__init__(f"no such blog: {key!r}: run 'townsquare sources' to see the blogs listed")
 
 
 class CategoryNotFoundError(NotFoundError):

@@ -43,7 +43,9 @@ def _walk(parent: etree._Element | None, folders: tuple[str, ...], out: list[Opm
         url = safe_url(outline.get("xmlUrl") or outline.get("xmlurl"))
         if url:
             category = outline.get("category")
-            extra = tuple(c.strip().strip("/") for c in (category or "").split(",") if c.strip().strip("/"))
+            extra = tuple(
+                c.strip().strip("/") for c in (category or "").split(",") if c.strip().strip("/")
+            )
             out.append(
                 OpmlFeed(
                     url=url,

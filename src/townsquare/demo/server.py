@@ -53,7 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "TownsquareDemo"
     started = formatdate(usegmt=True)
 
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server wants
+    def do_GET(self) -> None:
         name = self.path.split("?", 1)[0].removeprefix("/feeds/")
         body = _feed(name) if self.path.startswith("/feeds/") else None
         if body is None:

@@ -68,7 +68,9 @@ _CLEAN_CONTENT = {"script", "style", "template", "noscript", "iframe", "object",
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi")
 _TAG_RE = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
+)
 _IMG = re.compile(r"<img\b[^>]*>", re.I)
 _TINY = re.compile(r"""\b(?:width|height)\s*=\s*["']?\s*[01](?:px)?\s*["'\s/>]""", re.I)
 _EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
@@ -80,7 +82,9 @@ def _base() -> str:
     return str(getattr(_state, "base", ""))
 
 
-def safe_url(value: str | None, base: str = "", *, schemes: tuple[str, ...] = _SAFE_SCHEMES) -> str | None:
+def safe_url(
+    value: str | None, base: str = "", *, schemes: tuple[str, ...] = _SAFE_SCHEMES
+) -> str | None:
     """An absolute URL with an allowed scheme, or None."""
     if not value:
         return None
@@ -109,7 +113,9 @@ def canonical_url(url: str | None) -> str | None:
         port = parts.port
     except ValueError:
         return None
-    if port and not ((parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)):
+    if port and not (
+        (parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)
+    ):
         host = f"{host}:{port}"
     query = urlencode(
         [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)

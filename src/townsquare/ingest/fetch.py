@@ -25,7 +25,14 @@ from multidict import CIMultiDictProxy
 from ..config import Config
 from ..errors import BlockedAddressError
 from ..model import FetchOutcome, FetchResult, Redirect
-from .guard import BlockedByGuard, GuardedResolver, check_literal, is_allowed, peer_address, refusal
+from .guard import (
+    BlockedByGuardError,
+    GuardedResolver,
+    check_literal,
+    is_allowed,
+    peer_address,
+    refusal,
+)
 
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = timedelta(hours=24)
@@ -87,7 +94,7 @@ def _size(limit: int) -> str:
     return f"{limit / 1_000_000:g} MB"
 
 
-class _Failure(Exception):
+class _FetchFailedError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -134,7 +141,7 @@ class Fetcher:
         except TimeoutError:
             message = f"no complete answer within {self.config.fetch_timeout:g} seconds"
             return self._failed(url, redirects, message, None)
-        except _Failure as exc:
+        except _FetchFailedError as exc:
             return self._failed(url, redirects, exc.message, exc.status)
 
     def _failed(
@@ -174,51 +181,55 @@ class Fetcher:
                 ) as resp:
                     peer = peer_address(resp.connection)
                     if peer is not None and not is_allowed(peer, self.config.allow_networks):
-                        raise _Failure(str(refusal(peer)))
+                        raise _FetchFailedError(str(refusal(peer)))
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
                         target = urljoin(current, resp.headers["Location"])
                         redirects.append(Redirect(resp.status, current, target))
                         if target in seen:
-                            raise _Failure("the feed redirects in a loop", resp.status)
+                            raise _FetchFailedError("the feed redirects in a loop", resp.status)
                         if len(redirects) > MAX_REDIRECTS:
-                            raise _Failure(
+                            raise _FetchFailedError(
                                 f"more than {MAX_REDIRECTS} redirects in a row", resp.status
                             )
                         seen.add(target)
                         current = target
                         continue
                     return await self._result(url, current, resp, redirects, now)
-            except _Failure:
+            except _FetchFailedError:
                 raise
             except BlockedAddressError as exc:
-                raise _Failure(str(exc)) from None
+                raise _FetchFailedError(str(exc)) from None
             except aiohttp.ClientConnectorError as exc:
-                raise _Failure(self._connect_error(exc)) from None
+                raise _FetchFailedError(self._connect_error(exc)) from None
             except aiohttp.ClientPayloadError:
-                raise _Failure("the connection closed before the whole body arrived") from None
+                raise _FetchFailedError(
+                    "the connection closed before the whole body arrived"
+                ) from None
             except aiohttp.TooManyRedirects:  # pragma: no cover - redirects are followed by hand
-                raise _Failure("too many redirects") from None
+                raise _FetchFailedError("too many redirects") from None
             except aiohttp.ClientResponseError as exc:
-                raise _Failure(f"the server's answer was not valid HTTP: {exc.message}") from None
+                raise _FetchFailedError(
+                    f"the server's answer was not valid HTTP: {exc.message}"
+                ) from None
             except aiohttp.InvalidURL:
-                raise _Failure(f"not a valid web address: {current!r}") from None
+                raise _FetchFailedError(f"not a valid web address: {current!r}") from None
             except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
-                raise _Failure(f"the connection failed: {exc}") from None
+                raise _FetchFailedError(f"the connection failed: {exc}") from None
 
     def _check_url(self, url: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
-            raise _Failure(f"only http and https addresses can be fetched, not {url!r}")
+            raise _FetchFailedError(f"only http and https addresses can be fetched, not {url!r}")
         if not parts.hostname:
-            raise _Failure(f"not a valid web address: {url!r}")
+            raise _FetchFailedError(f"not a valid web address: {url!r}")
         try:
             check_literal(parts.hostname, self.config.allow_networks)
         except BlockedAddressError as exc:
-            raise _Failure(str(exc)) from None
+            raise _FetchFailedError(str(exc)) from None
 
     def _connect_error(self, exc: aiohttp.ClientConnectorError) -> str:
         cause = exc.os_error
-        if isinstance(cause, BlockedByGuard):
+        if isinstance(cause, BlockedByGuardError):
             return str(cause.error)
         host = exc.host
         if isinstance(exc, aiohttp.ClientConnectorCertificateError):
@@ -269,13 +280,17 @@ class Fetcher:
             return replace(base, error=describe_status(resp.status, resp.reason))
         limit = self.config.max_body_bytes
         if resp.content_length is not None and resp.content_length > limit:
-            raise _Failure(f"the feed is larger than the {_size(limit)} limit", resp.status)
+            raise _FetchFailedError(
+                f"the feed is larger than the {_size(limit)} limit", resp.status
+            )
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(_CHUNK):
             size += len(chunk)
             if size > limit:
-                raise _Failure(f"the feed is larger than the {_size(limit)} limit", resp.status)
+                raise _FetchFailedError(
+                    f"the feed is larger than the {_size(limit)} limit", resp.status
+                )
             chunks.append(chunk)
         return replace(
             base,
@@ -285,5 +300,3 @@ class Fetcher:
             etag=resp.headers.get("ETag"),
             last_modified=resp.headers.get("Last-Modified"),
         )
-
-

@@ -62,7 +62,7 @@ def check_literal(host: str, allow: Sequence[Network]) -> None:
         raise refusal(host)
 
 
-class BlockedByGuard(OSError):
+class BlockedByGuardError(OSError):
     """Raised inside aiohttp's connector; carries the curator's message."""
 
     def __init__(self, error: BlockedAddressError) -> None:
@@ -83,7 +83,9 @@ class GuardedResolver(AbstractResolver):
         results = await self._inner.resolve(host, port, family)
         allowed = [r for r in results if is_allowed(r["host"], self._allow)]
         if not allowed:
-            raise BlockedByGuard(refusal(f"{results[0]['host']} ({host})" if results else host))
+            raise BlockedByGuardError(
+                refusal(f"{results[0]['host']} ({host})" if results else host)
+            )
         return allowed
 
     async def close(self) -> None:

@@ -19,6 +19,7 @@ import html.entities
 import json
 import re
 from collections.abc import Iterable
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urljoin
@@ -57,7 +58,9 @@ _BOMS = (
     (b"\xff\xfe", "utf-16-le"),
     (b"\xfe\xff", "utf-16-be"),
 )
-_XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:\-]+)""")
+_XML_DECL_ENCODING = re.compile(
+    rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:\-]+)"""
+)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _DOCTYPE = re.compile(r"<!DOCTYPE(?:[^\[>]*\[.*?\]\s*>|[^>]*>)", re.S | re.I)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -169,7 +172,7 @@ def _xml_root(text: str, url: str) -> etree._Element:
 def _text(el: etree._Element | None) -> str | None:
     if el is None:
         return None
-    text = "".join(el.itertext()).strip()
+    text = "".join(str(t) for t in el.itertext()).strip()
     return text or None
 
 
@@ -205,15 +208,11 @@ def parse_date(text: str | None) -> datetime | None:
     if not text:
         return None
     moment: datetime | None = None
-    try:
+    with suppress(ValueError):
         moment = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
-    except ValueError:
-        pass
     if moment is None:
-        try:
+        with suppress(TypeError, ValueError, IndexError, OverflowError):
             moment = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            pass
     if moment is None:
         moment = _dateutil(text)
     if moment is None:
@@ -231,7 +230,7 @@ def _dateutil(text: str) -> datetime | None:
 
     zones = {k: timezone(timedelta(hours=v)) for k, v in _TZ.items()}
     try:
-        return dateparser.parse(text, tzinfos=zones)  # type: ignore[arg-type]
+        return dateparser.parse(text, tzinfos=zones)
     except (ValueError, OverflowError, TypeError, LookupError):
         return None
 
@@ -255,7 +254,11 @@ def _inner_html(el: etree._Element) -> str:
     """The markup inside an element (Atom xhtml content), namespaces dropped."""
     container = el
     children = [c for c in el if isinstance(c.tag, str)]
-    if len(children) == 1 and etree.QName(children[0]).localname == "div" and not (el.text or "").strip():
+    if (
+        len(children) == 1
+        and etree.QName(children[0]).localname == "div"
+        and not (el.text or "").strip()
+    ):
         container = children[0]
     _strip_namespaces(container)
     parts = [html.escape(container.text or "", quote=False)]
@@ -354,14 +357,18 @@ def _rss_item(item: etree._Element, feed_base: str) -> ParsedEntry:
         title_is_html=True,
         author=_child_text(item, DC + "creator", "author", ATOM + "author/" + ATOM + "name"),
         published=_first_date(
-            _child_text(item, "pubDate"), _child_text(item, DC + "date"),
+            _child_text(item, "pubDate"),
+            _child_text(item, DC + "date"),
             _child_text(item, ATOM + "published"),
-        ),  # fmt: skip
-        updated=_first_date(_child_text(item, ATOM + "updated"), _child_text(item, DC + "modified")),
+        ),
+        updated=_first_date(
+            _child_text(item, ATOM + "updated"), _child_text(item, DC + "modified")
+        ),
         content=_child_text(item, CONTENT + "encoded"),
         summary=_child_text(item, "description"),
         categories=_categories(
-            [_text(c) for c in item.findall("category")] + [_text(c) for c in item.findall(DC + "subject")]
+            [_text(c) for c in item.findall("category")]
+            + [_text(c) for c in item.findall(DC + "subject")]
         ),
         base=base,
     )
@@ -379,7 +386,11 @@ def _categories(values: Iterable[str | None]) -> tuple[str, ...]:
 
 
 def _parse_rdf(root: etree._Element, url: str) -> ParsedFeed:
-    ns = RSS10 if root.find(RSS10 + "channel") is not None or root.find(RSS10 + "item") is not None else RSS090
+    ns = (
+        RSS10
+        if root.find(RSS10 + "channel") is not None or root.find(RSS10 + "item") is not None
+        else RSS090
+    )
     channel = root.find(ns + "channel")
     base = _base(root, url)
     items = root.findall(ns + "item")
@@ -448,26 +459,36 @@ def _links(parent: etree._Element, ns: str, base: str) -> dict[str, str]:
     return out
 
 
-def _atom_entry(entry: etree._Element, ns: str, feed_base: str, feed_author: str | None) -> ParsedEntry:
+def _atom_entry(
+    entry: etree._Element, ns: str, feed_base: str, feed_author: str | None
+) -> ParsedEntry:
     base = _base(entry, feed_base)
     links = _links(entry, ns, base)
     title, title_is_html = _atom_text(entry.find(ns + "title"))
+    content = entry.find(ns + "content")
     return ParsedEntry(
         guid=_child_text(entry, ns + "id"),
         link=links.get("alternate"),
         title=title,
         title_is_html=title_is_html,
-        author=_child_text(entry, f"{ns}author/{ns}name", f"{ns}source/{ns}author/{ns}name") or feed_author,
+        author=_child_text(entry, f"{ns}author/{ns}name", f"{ns}source/{ns}author/{ns}name")
+        or feed_author,
         published=_first_date(
-            _child_text(entry, ns + "published"), _child_text(entry, ns + "issued"),
-            _child_text(entry, ns + "created"), _child_text(entry, ns + "updated"),
+            _child_text(entry, ns + "published"),
+            _child_text(entry, ns + "issued"),
+            _child_text(entry, ns + "created"),
+            _child_text(entry, ns + "updated"),
             _child_text(entry, ns + "modified"),
-        ),  # fmt: skip
-        updated=_first_date(_child_text(entry, ns + "updated"), _child_text(entry, ns + "modified")),
-        content=_atom_content(entry.find(ns + "content")),
+        ),
+        updated=_first_date(
+            _child_text(entry, ns + "updated"), _child_text(entry, ns + "modified")
+        ),
+        content=_atom_content(content),
         summary=_atom_content(entry.find(ns + "summary")),
-        categories=_categories(c.get("label") or c.get("term") for c in entry.findall(ns + "category")),
-        base=_base(entry.find(ns + "content"), base) if entry.find(ns + "content") is not None else base,
+        categories=_categories(
+            c.get("label") or c.get("term") for c in entry.findall(ns + "category")
+        ),
+        base=base if content is None else _base(content, base),
     )
 
 
@@ -501,9 +522,13 @@ def _parse_json(body: bytes) -> ParsedFeed:
         title=_s(data.get("title")),
         link=_s(data.get("home_page_url")),
         description=_s(data.get("description")),
-        entries=tuple(_json_item(item, base, feed_author) for item in items if isinstance(item, dict)),
+        entries=tuple(
+            _json_item(item, base, feed_author) for item in items if isinstance(item, dict)
+        ),
         hub_links=tuple(
-            u for h in (hubs if isinstance(hubs, list) else []) if isinstance(h, dict) and (u := _s(h.get("url")))
+            u
+            for h in (hubs if isinstance(hubs, list) else [])
+            if isinstance(h, dict) and (u := _s(h.get("url")))
         ),
         self_link=_s(data.get("feed_url")),
     )
@@ -540,4 +565,3 @@ def _json_item(item: dict[str, Any], base: str, feed_author: str | None) -> Pars
         categories=_categories(_s(t) for t in (tags if isinstance(tags, list) else [])),
         base=link or base,
     )
-

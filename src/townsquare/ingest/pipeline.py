@@ -75,7 +75,9 @@ class PassReport:
         return sum(1 for r in self.sources if r.error is not None)
 
 
-def parse_and_clean(result: FetchResult, now: datetime) -> tuple[list[CleanPost], str | None, str | None]:
+def parse_and_clean(
+    result: FetchResult, now: datetime
+) -> tuple[list[CleanPost], str | None, str | None]:
     """parse | clean for one body: (posts, site URL, parse error)."""
     try:
         feed = parse_feed(result.body, result.final_url, result.content_type)

@@ -182,8 +182,7 @@ def connect(url: str, *, migrate: bool = True) -> Database:
         return PostgresDatabase(url, migrate=migrate)
     if "://" in url:
         raise StoreError(
-            f"unknown database address {url!r}: give a file path for SQLite "
-            "or a postgresql:// URL"
+            f"unknown database address {url!r}: give a file path for SQLite or a postgresql:// URL"
         )
     return SQLiteDatabase(url, migrate=migrate)
 

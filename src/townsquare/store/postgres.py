@@ -25,7 +25,7 @@ class PostgresDatabase:
         self._lock = threading.RLock()
         try:
             if migrate:
-                scheme, rest = url.split("://", 1)
+                _, rest = url.split("://", 1)
                 _migrate(f"postgresql+psycopg://{rest}", "postgresql")
             self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
         except psycopg.Error as exc:
@@ -47,7 +47,7 @@ class PostgresDatabase:
 
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         with self._guard():
-            return self._conn.execute(_sql(sql), params).fetchall()
+            return list(self._conn.execute(_sql(sql), params).fetchall())
 
     def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         with self._guard():

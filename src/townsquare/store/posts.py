@@ -218,7 +218,9 @@ class PostStore(SourceStore):
         )
         if other is not None and duplicate_of is None:
             # This source is where the post lives: the other copy steps aside.
-            self.db.execute("UPDATE posts SET duplicate_of = ? WHERE id = ?", (post_id, other["id"]))
+            self.db.execute(
+                "UPDATE posts SET duplicate_of = ? WHERE id = ?", (post_id, other["id"])
+            )
 
     def river(
         self,

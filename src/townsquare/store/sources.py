@@ -71,7 +71,9 @@ class SourceStore(CategoryStore):
         return self.source(source_id)
 
     def source(self, source_id: int) -> Source:
-        row = self.db.fetchone(f"SELECT {_SOURCE_COLUMNS} FROM sources s WHERE s.id = ?", (source_id,))
+        row = self.db.fetchone(
+            f"SELECT {_SOURCE_COLUMNS} FROM sources s WHERE s.id = ?", (source_id,)
+        )
         if row is None:
             raise SourceNotFoundError(source_id)
         return _source(row, self._categories_of([source_id]).get(source_id, ()))
@@ -107,7 +109,9 @@ class SourceStore(CategoryStore):
 
     def sources(self, *, category_id: int | None = None) -> list[Source]:
         if category_id is None:
-            rows = self.db.fetchall(f"SELECT {_SOURCE_COLUMNS} FROM sources s ORDER BY lower(s.title), s.id")
+            rows = self.db.fetchall(
+                f"SELECT {_SOURCE_COLUMNS} FROM sources s ORDER BY lower(s.title), s.id"
+            )
         else:
             rows = self.db.fetchall(
                 f"""SELECT {_SOURCE_COLUMNS} FROM sources s
@@ -118,7 +122,9 @@ class SourceStore(CategoryStore):
         cats = self._categories_of([r["id"] for r in rows])
         return [_source(r, cats.get(r["id"], ())) for r in rows]
 
-    def due_sources(self, now: datetime, *, ids: Iterable[int] | None = None, force: bool = False) -> list[Source]:
+    def due_sources(
+        self, now: datetime, *, ids: Iterable[int] | None = None, force: bool = False
+    ) -> list[Source]:
         """Enabled sources whose next fetch is due (all of them with ``force``)."""
         wanted = None if ids is None else set(ids)
         if force or wanted is not None:
@@ -174,7 +180,8 @@ class SourceStore(CategoryStore):
         """Part of ``PostStore.save_fetch``: runs inside its transaction."""
         if state.url != source.url:
             self.db.execute(
-                "INSERT INTO source_urls (url, source_id) VALUES (?, ?) ON CONFLICT (url) DO NOTHING",
+                "INSERT INTO source_urls (url, source_id) VALUES (?, ?)"
+                " ON CONFLICT (url) DO NOTHING",
                 (source.url, source.id),
             )
             self.db.execute("DELETE FROM source_urls WHERE url = ?", (state.url,))
