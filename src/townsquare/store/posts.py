@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from ..errors import NotFoundError
 from ..model import CleanPost, FetchState, Post, SaveCounts, Source
 from .db import Row
-from .sources import SourceStore
+from .search_index import SearchIndex
 
 _CHUNK = 400
 
@@ -84,7 +84,7 @@ def _unique(posts: Sequence[CleanPost]) -> list[CleanPost]:
     return out
 
 
-class PostStore(SourceStore):
+class PostStore(SearchIndex):
     def save_fetch(
         self,
         source: Source,
@@ -139,6 +139,7 @@ class PostStore(SourceStore):
         by_hash = {e.content_hash: e for e in existing if not e.guid and not e.link}
         new = updated = unchanged = 0
         claimed: set[int] = set()
+        written: list[int] = []
         for post in unique:
             match = (
                 (by_guid.get(post.guid) if post.guid else None)
@@ -151,10 +152,12 @@ class PostStore(SourceStore):
                     unchanged += 1
                 else:
                     self._update_post(match.id, post, now)
+                    written.append(match.id)
                     updated += 1
             else:
-                self._insert_post(source, post, now)
+                written.append(self._insert_post(source, post, now))
                 new += 1
+        self._index_posts(written)
         return SaveCounts(new=new, updated=updated, unchanged=unchanged)
 
     def _update_post(self, post_id: int, post: CleanPost, now: datetime) -> None:
@@ -177,7 +180,7 @@ class PostStore(SourceStore):
             ),
         )
 
-    def _insert_post(self, source: Source, post: CleanPost, now: datetime) -> None:
+    def _insert_post(self, source: Source, post: CleanPost, now: datetime) -> int:
         duplicate_of = None
         other = None
         if post.canonical_link:
@@ -221,6 +224,7 @@ class PostStore(SourceStore):
             self.db.execute(
                 "UPDATE posts SET duplicate_of = ? WHERE id = ?", (post_id, other["id"])
             )
+        return post_id
 
     def river(
         self,
