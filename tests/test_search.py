@@ -19,8 +19,8 @@ from xml.sax.saxutils import escape
 
 import psycopg
 import pytest
-from conftest import FeedServer
 
+from conftest import FeedServer
 from townsquare.config import Config, load
 from townsquare.ingest.pipeline import Ingest
 from townsquare.model import Source
@@ -44,7 +44,7 @@ class Item:
 def rss(title: str, items: list[Item]) -> str:
     entries = "".join(
         f"""<item><title>{escape(i.title)}</title><guid isPermaLink="false">{i.guid}</guid>
-        <link>{escape(i.link or "https://" + title.lower().replace(" ", "") + ".example/" + i.guid)}</link>
+        <link>{escape(i.link or f"https://{title.split()[0].lower()}.example/{i.guid}")}</link>
         <pubDate>{format_datetime(i.published)}</pubDate><author>x@y.example ({i.author})</author>
         <content:encoded><![CDATA[{i.body}]]></content:encoded></item>"""
         for i in items
