@@ -20,9 +20,11 @@ from ..ingest.clean import plain_text
 from .db import Row
 from .sources import SourceStore
 
-MAX_TEXT = 1_000_000  # characters of a post's text that are searchable
+MAX_TEXT = 500_000  # characters of a post's text that are searchable (PostgreSQL: of its HTML)
 _CHUNK = 400
 _REBUILD_BATCH = 2_000
+_REBUILD_CACHE_KB = 256_000
+_DEFAULT_CACHE = -2_000  # SQLite's own default (2 MB)
 
 _SOURCE_ROWS = """SELECT search_key, post_id, title, content_html, blog, author, tags
     FROM post_search_source"""
@@ -74,8 +76,12 @@ class SearchIndex(SourceStore):
             return self._count_all_posts()
         total = self._count_all_posts()
         done = last = 0
+        # Merging segments as they fill up, as usual, would rewrite the index many
+        # times over: merge once, at the end, with a page cache big enough for it.
+        self.db.execute(f"PRAGMA cache_size = -{_REBUILD_CACHE_KB}")
         with self.db.transaction():
             self.db.execute("DELETE FROM post_search")
+            self.db.execute("INSERT INTO post_search (post_search, rank) VALUES ('automerge', 0)")
             while True:
                 rows = self.db.fetchall(
                     f"{_SOURCE_ROWS} WHERE post_id > ? ORDER BY post_id LIMIT ?",
@@ -88,7 +94,9 @@ class SearchIndex(SourceStore):
                 done += len(rows)
                 if progress:
                     progress(done, total)
+            self.db.execute("INSERT INTO post_search (post_search, rank) VALUES ('automerge', 4)")
             self.db.execute("INSERT INTO post_search (post_search) VALUES ('optimize')")
+        self.db.execute(f"PRAGMA cache_size = {_DEFAULT_CACHE}")
         return done
 
     def _count_all_posts(self) -> int:

@@ -13,7 +13,7 @@ RETURNS tsvector LANGUAGE sql IMMUTABLE AS $$
     SELECT setweight(to_tsvector('english', coalesce(title, '')), 'A')
         || setweight(to_tsvector('english', coalesce(blog, '')), 'B')
         || setweight(to_tsvector('english', coalesce(author, '')), 'B')
-        || setweight(to_tsvector('english', left(coalesce(body_html, ''), 1000000)), 'D')
+        || setweight(to_tsvector('english', left(coalesce(body_html, ''), 500000)), 'D')
 $$;
 
 CREATE FUNCTION post_search_vector_update() RETURNS trigger LANGUAGE plpgsql AS $$
