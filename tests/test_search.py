@@ -263,6 +263,26 @@ def test_very_common_words_count_up_to_the_window(
     assert site.search("carers", sort=Sort.DATE).hits[0].post.title == "Carers 5"
 
 
+def test_ranking_of_common_words(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    site.blog(
+        "Little Shapton",
+        [
+            Item("1", "Allotments", "<p>Allotments.</p>", day(1)),
+            Item("2", "News one", "<p>Allotments, allotments, allotments.</p>", day(2)),
+            Item("3", "News two", "<p>Allotments and more besides.</p>", day(3)),
+        ],
+    )
+    site.fetch()
+    # the title first, then how often and how densely the word is used
+    assert site.titles("allotments") == ["Allotments", "News one", "News two"]
+    monkeypatch.setattr(store_search, "COMMON", 1)
+    if site.store.db.dialect == "sqlite":  # a common word: the title first, then the newest
+        assert site.titles("allotments") == ["Allotments", "News two", "News one"]
+        assert site.titles("allotments -besides") == ["Allotments", "News one"]
+        pages = [site.titles("allotments", per_page=1, page=n) for n in (1, 2, 3, 4)]
+        assert pages == [["Allotments"], ["News two"], ["News one"], []]
+
+
 # --- the index keeps in step --------------------------------------------------------
 
 

@@ -11,14 +11,22 @@ Both backends give the same answers to the same query:
 - Relevance puts title matches first (then blog name and author, then the
   text); among equals, newer posts first.  Date order is newest first.
 - ``total`` is exact up to ``RANK_WINDOW`` matches.  Past that it is given
-  as ``RANK_WINDOW`` with ``exact`` false, and relevance ranks the newest
-  ``RANK_WINDOW`` matches (SQLite; ranking every match of a very common word
-  would take too long).  Date order is always over every match.
+  as ``RANK_WINDOW`` with ``exact`` false.  Date order is always over every
+  match.
+
+Ranking on SQLite is BM25 (title weighed most), but BM25 reads the whole
+posting list of every term to weigh it, which for a word in a third of a
+million posts takes longer than a search may.  So when any word of the
+query is in more than ``COMMON`` posts, relevance is simpler and bounded:
+among the newest ``RANK_WINDOW`` matches, those with every term in the title
+come first, newest first within each.  PostgreSQL ranks every match with
+``ts_rank_cd``.
 - Titles and snippets come back as plain text with each match between
   ``highlight.START`` and ``highlight.END``.
 
 On SQLite the index is the FTS5 table ``post_search``, whose rowid is the
-search key (minute published, then post id); on PostgreSQL it is
+search key (minute published, then post id, negated: newest first is
+ascending); on PostgreSQL it is
 ``posts.search_vector`` with a partial GIN index.
 """
 
@@ -36,14 +44,14 @@ from ..text import slugify
 from .db import Row
 from .posts import _POST_COLUMNS, VISIBLE, PostStore, _post
 
-RANK_WINDOW = 20_000
+RANK_WINDOW = 10_000
+COMMON = 10_000  # posts a word may be in for BM25 ranking (SQLite)
 SNIPPET_WORDS = 32
 EXCERPT_CHARACTERS = 240
 _HEADLINE_TEXT = 20_000  # characters of text PostgreSQL looks through for a snippet
 _TEXT_COLUMNS = "{title body blog author}"
 # Relevance weights for title, body, blog and author (SQLite's bm25).
 _BM25 = "bm25(post_search, 8.0, 1.0, 3.0, 3.0, 0.0)"
-_KEY_SQL = "(CAST(strftime('%s', ?) AS INTEGER) / 60) * 4294967296"
 _PG_MARKS = f"StartSel={START}, StopSel={END}"
 
 
@@ -62,6 +70,10 @@ class SearchPage:
 
 
 _EMPTY = SearchPage([], 0, True)
+
+
+def _post_id(search_key: int) -> int:
+    return -search_key & 0xFFFFFFFF
 
 
 def fts5_string(text: str) -> str:
@@ -163,49 +175,88 @@ class SearchStore(PostStore):
         offset: int,
     ) -> SearchPage:
         match = _fts5_match(query, sources)
-        where = ["post_search MATCH ?"]
-        params: list[object] = [match]
+        rowids = ""  # more conditions on the rowid (the search key), all whole numbers
         if query.after:
-            where.append(f"rowid >= {_KEY_SQL}")
-            params.append(_day_start(query.after).isoformat())
+            rowids += f" AND rowid <= {self._search_key(query.after)}"
         if query.before:
-            where.append(f"rowid < {_KEY_SQL}")
-            params.append(_day_start(query.before + timedelta(days=1)).isoformat())
-        condition = " AND ".join(where)
+            rowids += f" AND rowid > {self._search_key(query.before + timedelta(days=1))}"
+        # One pass over the newest matches: how many (up to the window), and the oldest.
         counted = self.db.fetchone(
-            f"""SELECT count(*) AS n FROM
-                (SELECT 1 FROM post_search WHERE {condition} LIMIT {RANK_WINDOW + 1})""",
-            params,
+            f"""SELECT count(*) AS n, max(k) AS oldest FROM
+                (SELECT rowid AS k FROM post_search WHERE post_search MATCH ? {rowids}
+                 ORDER BY rowid LIMIT {RANK_WINDOW + 1})""",
+            (match,),
         )
         assert counted is not None
         exact = int(counted["n"]) <= RANK_WINDOW
         total = min(int(counted["n"]), RANK_WINDOW)
         if sort is Sort.DATE:
-            order = "rowid DESC"
+            keys = self._keys(match, rowids, "rowid", limit, offset)
         else:
-            order = f"{_BM25}, rowid DESC"
             if not exact:  # rank the newest RANK_WINDOW matches
-                edge = self.db.fetchone(
-                    f"""SELECT rowid AS k FROM post_search WHERE {condition}
-                        ORDER BY rowid DESC LIMIT 1 OFFSET {RANK_WINDOW - 1}""",
-                    params,
-                )
-                assert edge is not None
-                condition += f" AND rowid >= {int(edge['k'])}"
-        keys = [
-            int(r["k"])
-            for r in self.db.fetchall(
-                f"""SELECT rowid AS k FROM post_search WHERE {condition}
-                    ORDER BY {order} LIMIT ? OFFSET ?""",
-                (*params, limit, offset),
-            )
-        ]
+                rowids += f" AND rowid < {int(counted['oldest'])}"
+            if self._any_common(query):
+                keys = self._keys_title_first(query, match, rowids, limit, offset)
+            else:
+                keys = self._keys(match, rowids, f"{_BM25}, rowid", limit, offset)
         return SearchPage(self._sqlite_rows(match, keys, marked=bool(query.terms)), total, exact)
+
+    def _keys(self, match: str, rowids: str, order: str, limit: int, offset: int) -> list[int]:
+        rows = self.db.fetchall(
+            f"""SELECT rowid AS k FROM post_search WHERE post_search MATCH ? {rowids}
+                ORDER BY {order} LIMIT ? OFFSET ?""",
+            (match, limit, offset),
+        )
+        return [int(r["k"]) for r in rows]
+
+    def _keys_title_first(
+        self, query: Query, match: str, rowids: str, limit: int, offset: int
+    ) -> list[int]:
+        """Matches with every term in the title, newest first, then the others, newest first."""
+        in_title = "title : (" + " AND ".join(fts5_string(t) for t in query.terms) + ")"
+        first = self._keys(f"({match}) AND {in_title}", rowids, "rowid", limit, offset)
+        if len(first) == limit:
+            return first
+        titled = offset + len(first)
+        if not first and offset:
+            counted = self.db.fetchone(
+                f"""SELECT count(*) AS n FROM post_search
+                    WHERE post_search MATCH ? {rowids}""",
+                (f"({match}) AND {in_title}",),
+            )
+            assert counted is not None
+            titled = int(counted["n"])
+        rest = f"({match}) NOT {in_title}"
+        return first + self._keys(
+            rest, rowids, "rowid", limit - len(first), max(0, offset - titled)
+        )
+
+    def _search_key(self, day: date) -> int:
+        """The largest search key of a post published on this day or later (migration 0002)."""
+        row = self.db.fetchone(
+            "SELECT -((CAST(strftime('%s', ?) AS INTEGER) / 60) * 4294967296) AS k",
+            (_day_start(day).isoformat(),),
+        )
+        assert row is not None
+        return int(row["k"])
+
+    def _any_common(self, query: Query) -> bool:
+        """True when a word of the query is in more than COMMON posts (a bounded count)."""
+        words = dict.fromkeys(w for term in query.terms for w in term.split())
+        for word in words:
+            row = self.db.fetchone(
+                f"""SELECT count(*) AS n FROM
+                    (SELECT 1 FROM post_search WHERE post_search MATCH ? LIMIT {COMMON + 1})""",
+                (fts5_string(word),),
+            )
+            if row is not None and row["n"] > COMMON:
+                return True
+        return False
 
     def _sqlite_rows(self, match: str, keys: list[int], *, marked: bool) -> list[SearchRow]:
         if not keys:
             return []
-        posts = self._posts_by_id([k & 0xFFFFFFFF for k in keys])
+        posts = self._posts_by_id([_post_id(k) for k in keys])
         marks: dict[int, Row] = {}
         if marked:
             in_keys = ",".join("?" * len(keys))
@@ -220,7 +271,7 @@ class SearchStore(PostStore):
             }
         rows = []
         for key in keys:
-            post = posts.get(key & 0xFFFFFFFF)
+            post = posts.get(_post_id(key))
             if post is None:  # hidden since; never shown
                 continue
             mark = marks.get(key)

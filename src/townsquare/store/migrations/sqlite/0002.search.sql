@@ -2,8 +2,10 @@
 -- depends: 0001.initial
 --
 -- The index's rowid is the post's search key: the minute it was published,
--- then its id, so the newest matches come first without a sort, and a date
--- range is a range of rowids.
+-- then its id, negated, so the newest matches come first in FTS5's own
+-- (ascending) order without a sort, and a date range is a range of rowids.
+-- (Reading FTS5 in descending order can miss rows of phrase queries before
+-- SQLite 3.42.)  Post ids must stay below 2^32.
 --
 -- The store writes a post's text into the index (HTML turned into plain text
 -- in Python); the triggers below keep everything else in step: an edited or
@@ -11,7 +13,7 @@
 -- or duplicate post is tagged 'hidden', which every search leaves out; a
 -- renamed blog or a change of categories updates its posts' rows.
 ALTER TABLE posts ADD COLUMN search_key INTEGER GENERATED ALWAYS AS
-    ((CAST(strftime('%s', published) AS INTEGER) / 60) * 4294967296 + id) VIRTUAL;
+    (-((CAST(strftime('%s', published) AS INTEGER) / 60) * 4294967296 + id)) VIRTUAL;
 
 CREATE VIRTUAL TABLE post_search USING fts5 (
     title, body, blog, author, tags,
@@ -59,13 +61,13 @@ END;
 CREATE TRIGGER post_search_category_added AFTER INSERT ON source_categories BEGIN
     UPDATE post_search
     SET tags = (SELECT v.tags FROM post_search_source v
-                WHERE v.post_id = post_search.rowid & 4294967295)
+                WHERE v.post_id = (-post_search.rowid) & 4294967295)
     WHERE post_search MATCH ('tags : s' || new.source_id);
 END;
 
 CREATE TRIGGER post_search_category_removed AFTER DELETE ON source_categories BEGIN
     UPDATE post_search
     SET tags = (SELECT v.tags FROM post_search_source v
-                WHERE v.post_id = post_search.rowid & 4294967295)
+                WHERE v.post_id = (-post_search.rowid) & 4294967295)
     WHERE post_search MATCH ('tags : s' || old.source_id);
 END;
