@@ -11,23 +11,22 @@ Both backends give the same answers to the same query:
 - Relevance puts title matches first (then blog name and author, then the
   text); among equals, newer posts first.  Date order is newest first.
 - ``total`` is exact up to ``RANK_WINDOW`` matches.  Past that it is given
-  as ``RANK_WINDOW`` with ``exact`` false.  Date order is always over every
-  match.
+  as ``RANK_WINDOW`` with ``exact`` false, and relevance ranks the newest
+  ``RANK_WINDOW`` matches.  Date order is always over every match.
+- Titles and snippets come back as plain text with each match between
+  ``highlight.START`` and ``highlight.END``.
 
 Ranking on SQLite is BM25 (title weighed most), but BM25 reads the whole
 posting list of every term to weigh it, which for a word in a third of a
 million posts takes longer than a search may.  So when any word of the
 query is in more than ``COMMON`` posts, relevance is simpler and bounded:
-among the newest ``RANK_WINDOW`` matches, those with every term in the title
-come first, newest first within each.  PostgreSQL ranks every match with
-``ts_rank_cd``.
-- Titles and snippets come back as plain text with each match between
-  ``highlight.START`` and ``highlight.END``.
+those with every term in the title come first, newest first within each.
+PostgreSQL ranks with ``ts_rank_cd``.
 
 On SQLite the index is the FTS5 table ``post_search``, whose rowid is the
 search key (minute published, then post id, negated: newest first is
-ascending); on PostgreSQL it is
-``posts.search_vector`` with a partial GIN index.
+ascending order); on PostgreSQL it is ``posts.search_vector`` with a partial
+GIN index.
 """
 
 from __future__ import annotations
