@@ -21,7 +21,7 @@ posting list of every term to weigh it, which for a word in a third of a
 million posts takes longer than a search may.  So when any word of the
 query is in more than ``COMMON`` posts, relevance is simpler and bounded:
 those with every term in the title come first, newest first within each.
-PostgreSQL ranks with ``ts_rank_cd``.
+PostgreSQL ranks the newest ``RANK_WINDOW`` matches with ``ts_rank_cd``.
 
 On SQLite the index is the FTS5 table ``post_search``, whose rowid is the
 search key (minute published, then post id, negated: newest first is
@@ -336,13 +336,15 @@ class SearchStore(PostStore):
         assert counted is not None
         exact = int(counted["n"]) <= RANK_WINDOW
         total = min(int(counted["n"]), RANK_WINDOW)
-        order = "p.published DESC, p.id DESC"
-        if sort is Sort.RELEVANCE:
-            order = f"ts_rank_cd(p.search_vector, q.q) DESC, {order}"
+        # the newest RANK_WINDOW matches, ranked
+        window = f"""SELECT p.id, p.published, ts_rank_cd(p.search_vector, q.q) AS rank {base}
+                     ORDER BY p.published DESC, p.id DESC LIMIT {RANK_WINDOW}"""
+        newest = "published DESC, id DESC"
+        order = f"rank DESC, {newest}" if sort is Sort.RELEVANCE else newest
         ids = [
             int(r["id"])
             for r in self.db.fetchall(
-                f"SELECT p.id {base} ORDER BY {order} LIMIT ? OFFSET ?",
+                f"SELECT id FROM ({window}) w ORDER BY {order} LIMIT ? OFFSET ?",
                 (*all_params, limit, offset),
             )
         ]
