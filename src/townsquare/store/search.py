@@ -43,7 +43,7 @@ from ..text import slugify
 from .db import Row
 from .posts import _POST_COLUMNS, VISIBLE, PostStore, _post
 
-RANK_WINDOW = 10_000
+RANK_WINDOW = 5_000
 COMMON = 10_000  # posts a word may be in for BM25 ranking (SQLite)
 SNIPPET_WORDS = 32
 EXCERPT_CHARACTERS = 240
