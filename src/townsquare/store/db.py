@@ -31,6 +31,11 @@ def to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(microsecond=0)
 
 
+def to_datetime(value: datetime | str) -> datetime:
+    """A timestamp computed in SQL (``max(...)``): SQLite gives those as text."""
+    return to_utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
+
+
 def _adapt_datetime(value: datetime) -> str:
     return to_utc(value).isoformat()
 

@@ -1,0 +1,27 @@
+-- A counter that moves whenever something the public site shows changes, so
+-- the website can keep a rendered page until it moves.  Triggers keep it in
+-- step with every writer, present and future.  Fetch state alone (a source's
+-- status, its next attempt) does not move it: pages that show it are not kept.
+CREATE TABLE store_revision (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    value BIGINT NOT NULL,
+    changed_at TIMESTAMPTZ NOT NULL
+);
+INSERT INTO store_revision (id, value, changed_at) VALUES (1, 0, date_trunc('second', now()));
+
+CREATE FUNCTION store_revision_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE store_revision SET value = value + 1, changed_at = date_trunc('second', now());
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER posts_revision AFTER INSERT OR UPDATE OR DELETE ON posts
+    FOR EACH STATEMENT EXECUTE FUNCTION store_revision_bump();
+CREATE TRIGGER sources_revision
+    AFTER INSERT OR DELETE OR UPDATE OF url, site_url, title, slug, excerpts_only ON sources
+    FOR EACH STATEMENT EXECUTE FUNCTION store_revision_bump();
+CREATE TRIGGER categories_revision AFTER INSERT OR UPDATE OR DELETE ON categories
+    FOR EACH STATEMENT EXECUTE FUNCTION store_revision_bump();
+CREATE TRIGGER source_categories_revision AFTER INSERT OR DELETE ON source_categories
+    FOR EACH STATEMENT EXECUTE FUNCTION store_revision_bump();
