@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .config import Config, load
+from .config import Config, default_value, load
 from .errors import InputError, TownsquareError
 from .ingest.clean import plain_text
 from .ingest.discover import discover
@@ -293,6 +293,38 @@ def cmd_import_opml(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _serve_site(config: Config, store: Store, host: str, port: int, *, intro: str = "") -> int:
+    """Serve the website until interrupted; prints the address once it is listening."""
+    from .web import create_app
+    from .web.serve import address, bind, server
+
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on {host}:{port}: {exc.strerror}: choose another with --port"
+        ) from None
+    url = address(sock)
+    if config.base_url == default_value("base_url"):
+        config = replace(config, base_url=url)
+    web = server(create_app(config, store))
+    print(f"{intro}{config.site_name} is at {url}  (press Ctrl+C to stop)", flush=True)
+    try:
+        web.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        return _serve_site(config, store, args.host or config.host, _port(args, config))
+
+
+def _port(args: argparse.Namespace, config: Config) -> int:
+    return config.port if args.port is None else int(args.port)
+
+
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     import ipaddress
 
@@ -309,15 +341,16 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         for blog in sample_blogs():
             url = f"{base}feeds/{blog.file}"
             if store.source_by_url(url) is None:
-                store.add_source(
+                source = store.add_source(
                     url, blog.title, site_url=blog.site_url, categories=blog.categories, now=now
                 )
+                if blog.excerpts_only:
+                    store.update_source(source.id, excerpts_only=True)
         print(f"Serving {len(sample_blogs())} sample blogs at {base}feeds/")
         report = _run_pass(store, config, force=True, progress=ProgressBar("Fetching"))
         print(_fetch_summary(report))
-        _print_river(store.river(limit=args.limit))
-    print(f"\nThe demo database is {db}")
-    return 0
+        print(f"The demo database is {db}")
+        return _serve_site(config, store, args.host or config.host, _port(args, config))
 
 
 # --- wiring -----------------------------------------------------------------------------
@@ -372,13 +405,22 @@ def build_parser() -> argparse.ArgumentParser:
         "Add the blogs listed in an OPML file; folders become categories.",
     )
     p.add_argument("file")
+    p = command("serve", cmd_serve, "Serve the website.")
+    _listen_arguments(p)
     p = command(
         "demo",
         cmd_demo,
-        "Serve the bundled sample blogs on 127.0.0.1, fetch them and show the river.",
+        "Serve the bundled sample blogs on 127.0.0.1, fetch them, then serve the website.",
     )
-    p.add_argument("--limit", type=int, default=10, help="how many posts to show")
+    _listen_arguments(p)
     return parser
+
+
+def _listen_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="the address to listen on (default: 127.0.0.1)")
+    p.add_argument(
+        "--port", type=int, help="the port to listen on (default: 8080; 0 for any free port)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -42,6 +42,20 @@ def _int(raw: object) -> int:
     return value
 
 
+def _count(raw: object) -> int:
+    value = _int(raw)
+    if value < 1:
+        raise ValueError("expected a whole number of 1 or more")
+    return value
+
+
+def _port(raw: object) -> int:
+    value = _int(raw)
+    if value > 65535:
+        raise ValueError("expected a port number from 0 to 65535")
+    return value
+
+
 def _float(raw: object) -> float:
     value = float(str(raw).strip())
     if value <= 0:
@@ -88,6 +102,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("base_url", _str, "http://127.0.0.1:8080/", "The public address of the site."),
     Setting("contact", _str, "", "How to reach the curator (an email address or a URL)."),
     Setting(
+        "about",
+        _str,
+        "",
+        "A few sentences about the site and who runs it, shown on the about page.",
+    ),
+    Setting(
+        "accessibility_statement",
+        _str,
+        "",
+        "Known accessibility problems and when they will be fixed, added to the accessibility "
+        "statement on the about page.",
+    ),
+    Setting("host", _str, "127.0.0.1", "The address 'townsquare serve' listens on."),
+    Setting("port", _port, 8080, "The port 'townsquare serve' listens on (0: any free port)."),
+    Setting("page_size", _count, 10, "Posts on each page of the river, a blog or a category."),
+    Setting(
         "allow_networks",
         _networks,
         (),
@@ -112,6 +142,11 @@ class Config:
     site_description: str
     base_url: str
     contact: str
+    about: str
+    accessibility_statement: str
+    host: str
+    port: int
+    page_size: int
     allow_networks: tuple[Network, ...]
     fetch_concurrency: int
     fetch_per_host: int
@@ -123,6 +158,10 @@ class Config:
     @property
     def user_agent(self) -> str:
         return f"Townsquare/{__version__} (+{self.base_url})"
+
+
+def default_value(name: str) -> object:
+    return _BY_NAME[name].default
 
 
 def _parse(setting: Setting, raw: object, where: str) -> object:

@@ -32,12 +32,19 @@ class SampleBlog:
     title: str
     site_url: str
     categories: tuple[str, ...]
+    excerpts_only: bool = False
 
 
 def sample_blogs() -> list[SampleBlog]:
     raw = json.loads((resources.files("townsquare.demo") / "blogs.json").read_text("utf-8"))
     return [
-        SampleBlog(b["file"], b["title"], b["site_url"], tuple(b.get("categories", ())))
+        SampleBlog(
+            b["file"],
+            b["title"],
+            b["site_url"],
+            tuple(b.get("categories", ())),
+            bool(b.get("excerpts_only", False)),
+        )
         for b in raw
     ]
 

@@ -313,9 +313,7 @@ class PostStore(SourceStore):
             f"""SELECT p.source_id, count(*) AS posts, max(p.published) AS latest
                 FROM posts p WHERE {VISIBLE} GROUP BY p.source_id"""
         )
-        return {
-            r["source_id"]: BlogActivity(r["posts"], to_datetime(r["latest"])) for r in rows
-        }
+        return {r["source_id"]: BlogActivity(r["posts"], to_datetime(r["latest"])) for r in rows}
 
     def left_out_posts(self, source_id: int, *, limit: int = 100) -> list[LeftOutPost]:
         """A blog's posts that are stored but not shown, newest first, with the reason."""
