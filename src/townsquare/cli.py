@@ -328,7 +328,7 @@ def _port(args: argparse.Namespace, config: Config) -> int:
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     import ipaddress
 
-    from .demo.server import sample_blogs, serve_samples
+    from .demo.server import add_sample_blogs, serve_samples
 
     loopback = ipaddress.ip_network("127.0.0.1/32")
     config = replace(config, allow_networks=(*config.allow_networks, loopback))
@@ -337,16 +337,8 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     db = explicit_db or str(Path(folder or ".") / "demo.db")
     config = replace(config, db=db)
     with serve_samples() as base, open_store(db) as store:
-        now = datetime.now().astimezone()
-        for blog in sample_blogs():
-            url = f"{base}feeds/{blog.file}"
-            if store.source_by_url(url) is None:
-                source = store.add_source(
-                    url, blog.title, site_url=blog.site_url, categories=blog.categories, now=now
-                )
-                if blog.excerpts_only:
-                    store.update_source(source.id, excerpts_only=True)
-        print(f"Serving {len(sample_blogs())} sample blogs at {base}feeds/")
+        count = add_sample_blogs(store, base, datetime.now().astimezone())
+        print(f"Serving {count} sample blogs at {base}feeds/")
         report = _run_pass(store, config, force=True, progress=ProgressBar("Fetching"))
         print(_fetch_summary(report))
         print(f"The demo database is {db}")

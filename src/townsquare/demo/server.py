@@ -13,9 +13,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+
+from ..store import Store
 
 _TYPES = {
     ".rss": "application/rss+xml; charset=utf-8",
@@ -47,6 +50,20 @@ def sample_blogs() -> list[SampleBlog]:
         )
         for b in raw
     ]
+
+
+def add_sample_blogs(store: Store, base: str, now: datetime) -> int:
+    """List the sample blogs served at ``base`` (from ``serve_samples``); gives how many."""
+    blogs = sample_blogs()
+    for blog in blogs:
+        url = f"{base}feeds/{blog.file}"
+        if store.source_by_url(url) is None:
+            source = store.add_source(
+                url, blog.title, site_url=blog.site_url, categories=blog.categories, now=now
+            )
+            if blog.excerpts_only:
+                store.update_source(source.id, excerpts_only=True)
+    return len(blogs)
 
 
 def _feed(name: str) -> bytes | None:

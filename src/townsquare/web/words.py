@@ -16,7 +16,7 @@ def duration(delta: timedelta) -> str:
     seconds = max(int(delta.total_seconds()), 0)
     if seconds >= 2 * 86400:
         return plural(seconds // 86400, "day")
-    if seconds >= 2 * 3600:
+    if seconds >= 3600:
         return plural(seconds // 3600, "hour")
     return plural(max(seconds // 60, 1), "minute")
 
