@@ -8,6 +8,7 @@ import http.client
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -57,9 +58,7 @@ class LiveSite:
             conn.request(method, path, headers=headers or {})
             response = conn.getresponse()
             body = response.read()
-            return Answer(
-                response.status, {k.lower(): v for k, v in response.getheaders()}, body
-            )
+            return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
         finally:
             conn.close()
 
@@ -74,7 +73,9 @@ def ingest_samples(store: Store, config: Config) -> None:
         add_sample_blogs(store, base, datetime.now(UTC))
         ingest = Ingest(store, config)
         try:
-            asyncio.run(ingest.run_pass(force=True))
+            # In a thread of its own: a browser test may hold this thread's event loop.
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(asyncio.run, ingest.run_pass(force=True)).result()
         finally:
             ingest.close()
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import re
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
-from conftest import LiveSite
 from jsonschema import Draft202012Validator, FormatChecker
 from lxml import html as lxml_html
 from openapi_spec_validator import validate
 
 from townsquare.store import Store
+
+from .conftest import LiveSite
 
 PAGES = [
     "/",
@@ -50,7 +52,7 @@ def test_every_page_has_one_h1_landmarks_and_a_skip_link(demo_site: LiveSite, pa
     assert doc.xpath("//header") and doc.xpath("//footer") and doc.xpath("//nav")
     levels = [int(h.tag[1]) for h in doc.iter("h1", "h2", "h3", "h4", "h5", "h6")]
     assert levels[0] == 1
-    assert all(b <= a + 1 for a, b in zip(levels, levels[1:], strict=False)), levels
+    assert all(b <= a + 1 for a, b in itertools.pairwise(levels)), levels
     assert not doc.xpath("//script") and "<script" not in answer.text
 
 

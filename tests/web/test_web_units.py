@@ -43,7 +43,9 @@ def test_times_in_words() -> None:
     assert ago(NOW - timedelta(days=4, hours=3), NOW) == "4 days ago"
     assert from_now(NOW + timedelta(minutes=45), NOW) == "in 45 minutes"
     assert from_now(NOW - timedelta(minutes=5), NOW) == "now"
-    assert [clock(NOW.replace(hour=h, minute=m)) for h, m in [(15, 15), (10, 0), (12, 0), (0, 0)]] == [
+    assert [
+        clock(NOW.replace(hour=h, minute=m)) for h, m in [(15, 15), (10, 0), (12, 0), (0, 0)]
+    ] == [
         "3:15pm",
         "10am",
         "midday",
@@ -110,7 +112,9 @@ def test_status_of_a_new_and_of_a_disabled_blog() -> None:
 
 
 def test_left_out_posts_say_why() -> None:
-    duplicate = LeftOutPost(7, "Cross-posted", None, NOW, None, 3, "Cross-posted", "Other blog", "other")
+    duplicate = LeftOutPost(
+        7, "Cross-posted", None, NOW, None, 3, "Cross-posted", "Other blog", "other"
+    )
     hidden = LeftOutPost(8, "Personal", None, NOW, "Left out by a filter: not tagged work.", None,
                          None, None, None)  # fmt: skip
     status = describe(_source(), [_fetch(1)], [duplicate, hidden], NOW)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .db import Database
+from .db import Database, to_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,4 +25,4 @@ class RevisionStore:
     def revision(self) -> Revision:
         row = self.db.fetchone("SELECT value, changed_at FROM store_revision WHERE id = 1")
         assert row is not None  # the migration inserts it
-        return Revision(int(row["value"]), row["changed_at"])
+        return Revision(int(row["value"]), to_utc(row["changed_at"]))

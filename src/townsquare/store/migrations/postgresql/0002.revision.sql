@@ -18,9 +18,15 @@ $$;
 
 CREATE TRIGGER posts_revision AFTER INSERT OR UPDATE OR DELETE ON posts
     FOR EACH STATEMENT EXECUTE FUNCTION store_revision_bump();
-CREATE TRIGGER sources_revision
-    AFTER INSERT OR DELETE OR UPDATE OF url, site_url, title, slug, excerpts_only ON sources
+CREATE TRIGGER sources_revision AFTER INSERT OR DELETE ON sources
     FOR EACH STATEMENT EXECUTE FUNCTION store_revision_bump();
+CREATE TRIGGER sources_revision_update AFTER UPDATE ON sources
+    FOR EACH ROW WHEN (
+        OLD.url IS DISTINCT FROM NEW.url OR OLD.site_url IS DISTINCT FROM NEW.site_url
+        OR OLD.title IS DISTINCT FROM NEW.title OR OLD.slug IS DISTINCT FROM NEW.slug
+        OR OLD.excerpts_only IS DISTINCT FROM NEW.excerpts_only
+    )
+    EXECUTE FUNCTION store_revision_bump();
 CREATE TRIGGER categories_revision AFTER INSERT OR UPDATE OR DELETE ON categories
     FOR EACH STATEMENT EXECUTE FUNCTION store_revision_bump();
 CREATE TRIGGER source_categories_revision AFTER INSERT OR DELETE ON source_categories

@@ -26,8 +26,10 @@ CREATE TRIGGER sources_revision_insert AFTER INSERT ON sources BEGIN
     UPDATE store_revision SET value = value + 1,
         changed_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now');
 END;
-CREATE TRIGGER sources_revision_update
-AFTER UPDATE OF url, site_url, title, slug, excerpts_only ON sources BEGIN
+CREATE TRIGGER sources_revision_update AFTER UPDATE ON sources
+WHEN OLD.url IS NOT NEW.url OR OLD.site_url IS NOT NEW.site_url OR OLD.title IS NOT NEW.title
+    OR OLD.slug IS NOT NEW.slug OR OLD.excerpts_only IS NOT NEW.excerpts_only
+BEGIN
     UPDATE store_revision SET value = value + 1,
         changed_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now');
 END;
