@@ -210,11 +210,16 @@ async def post(request: Request) -> Response:
     match = _POST_KEY.fullmatch(request.path_params["key"])
     if match is None:
         raise _not_found()
-    found = site.store.post(int(match.group(1)))
-    if match.group(2) != post_slug(found.title):
-        return RedirectResponse(site.paths.post(found), status_code=301)
+    post_id = int(match.group(1))
+
+    def check() -> Response | None:
+        found = site.store.post(post_id)
+        if match.group(2) != post_slug(found.title):
+            return RedirectResponse(site.paths.post(found), status_code=301)
+        return None
 
     def build(index: SiteIndex, modified: datetime) -> Rendered:
+        found = site.store.post(post_id)
         view = post_view(found, index, site.paths, heading=1)
         canonical = found.link or site.config.base_url.rstrip("/") + view.url
         body = site.renderer.html(
@@ -223,7 +228,7 @@ async def post(request: Request) -> Response:
         )  # fmt: skip
         return Rendered.of(body, last_modified=modified)
 
-    return await site.cached(request, build)
+    return await site.cached(request, build, check=check)
 
 
 @dataclass(frozen=True, slots=True)

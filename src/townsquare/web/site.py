@@ -24,6 +24,7 @@ from .render import Assets, Renderer
 from .responses import PageCache, Rendered, send
 
 Build = Callable[[SiteIndex, datetime], Rendered]
+Check = Callable[[], Response | None]
 
 
 class Site:
@@ -43,20 +44,29 @@ class Site:
                 self._index = SiteIndex.load(self.store, revision)
             return self._index
 
-    async def cached(self, request: Request, build: Build, *, status: int = 200) -> Response:
-        """The page at this address, rendered once per store revision."""
+    async def cached(
+        self, request: Request, build: Build, *, check: Check | None = None
+    ) -> Response:
+        """The page at this address, rendered once per store revision.
+
+        ``check`` runs before rendering, not for a page already kept (the store has
+        not changed since it passed); it may answer instead, with a redirect.
+        """
         revision = self.store.revision()
         key = request.url.path + "?" + request.url.query
         page = self.cache.get(key, revision.value)
         if page is None:
+            answer = check() if check is not None else None
+            if answer is not None:
+                return answer
             page = await run_in_threadpool(self._render, build, revision)
             self.cache.put(key, revision.value, page)
-        return send(request, page, status)
+        return send(request, page)
 
-    async def fresh(self, request: Request, build: Build, *, status: int = 200) -> Response:
+    async def fresh(self, request: Request, build: Build) -> Response:
         """A page rendered for this request (it shows times relative to now)."""
         page = await run_in_threadpool(self._render, build, self.store.revision())
-        return send(request, page, status)
+        return send(request, page)
 
     def _render(self, build: Build, revision: Revision) -> Rendered:
         return build(self.index(revision.value), revision.changed_at)

@@ -1,3 +1,5 @@
+-- For the website.
+--
 -- A counter that moves whenever something the public site shows changes, so
 -- the website can keep a rendered page until it moves.  Triggers keep it in
 -- step with every writer, present and future.  Fetch state alone (a source's
@@ -57,3 +59,13 @@ CREATE TRIGGER source_categories_revision_delete AFTER DELETE ON source_categori
     UPDATE store_revision SET value = value + 1,
         changed_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now');
 END;
+
+-- Pages of visible posts from the indexes alone: the river (a deep page skips
+-- index entries, not rows) and a blog's posts, count and latest post.  The
+-- visibility columns are in the indexes so SQLite needs no row to check them.
+DROP INDEX posts_river;
+CREATE INDEX posts_river ON posts (published DESC, id DESC, duplicate_of, hidden_reason)
+    WHERE duplicate_of IS NULL AND hidden_reason IS NULL;
+CREATE INDEX posts_source_visible
+    ON posts (source_id, published DESC, id DESC, duplicate_of, hidden_reason)
+    WHERE duplicate_of IS NULL AND hidden_reason IS NULL;
