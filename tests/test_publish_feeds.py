@@ -285,6 +285,15 @@ def test_a_blog_set_to_excerpts_gives_an_excerpt_and_a_link(site: Site) -> None:
         r"https://blogs\.example\.org/town/posts/\d+-week-6", entry.find(A + "link").get("href")
     )
     assert 'href="https://hana.example/"' in entry.findtext(A + "content")
+    # A summary could hold the whole post: a blog set to excerpts shows none.
+    site.store.update_source(site.rss.id, excerpts_only=True)
+    entry = atom_entry(site, FeedScope.river(), 'Bins & recycling ]]> "day"')
+    assert entry.find(A + "summary") is None
+    assert entry.findtext(A + "content") == (
+        "<p>Collections change.</p>\n"
+        '<p><a href="https://fish.example/bins">'
+        "Continue reading on Fish &amp; Chips &lt;Council&gt; &quot;News&quot;</a></p>"
+    )
 
 
 def test_characters_xml_cannot_carry_are_dropped(site: Site) -> None:
@@ -328,6 +337,15 @@ def test_unknown_slugs_are_not_found(site: Site) -> None:
 
 
 # --- bytes and HTTP validators ----------------------------------------------------------
+
+
+def test_blogs_known_in_advance_give_the_same_feed(site: Site) -> None:
+    """The build passes every blog it knows; one added since is looked up."""
+    alone = load_feed(site.store, site.config, FeedScope.river())
+    some = load_feed(site.store, site.config, FeedScope.river(), sources={site.rss.id: site.rss})
+    assert some == alone
+    for fmt in FeedFormat:
+        assert render_feed(some, fmt).body == render_feed(alone, fmt).body
 
 
 def test_the_same_store_gives_the_same_bytes_and_etag(site: Site) -> None:

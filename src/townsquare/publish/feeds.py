@@ -74,7 +74,7 @@ class Item:
     published: datetime
     updated: datetime
     content_html: str  # clean HTML with the "Original source" line
-    summary_html: str
+    summary_html: str  # none for a blog set to excerpts: the excerpt is all we show
     tags: tuple[str, ...]
     source: Source
 
@@ -107,9 +107,11 @@ def load_feed(
     else:
         title, description = site, config.site_description
         posts = store.river(limit=limit)
-    if sources is None:
-        sources = store.sources_by_ids(p.source_id for p in posts)
-    return FeedContent(scope, config.base_url, title, description, posts, sources)
+    known: Mapping[int, Source] = sources or {}
+    missing = {p.source_id for p in posts} - known.keys()  # all, or any added since
+    if missing:
+        known = {**known, **store.sources_by_ids(missing)}
+    return FeedContent(scope, config.base_url, title, description, posts, known)
 
 
 def render_feed(feed: FeedContent, fmt: FeedFormat) -> Document:
@@ -131,7 +133,7 @@ def item(post: Post, source: Source, base_url: str) -> Item:
         published=utc(post.published),
         updated=utc(max(post.published, post.updated or post.published)),
         content_html=body_html(post, source),
-        summary_html=post.summary_html,
+        summary_html="" if source.excerpts_only else post.summary_html,
         tags=post.categories,
         source=source,
     )
