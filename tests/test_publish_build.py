@@ -137,7 +137,7 @@ def test_the_output_folder_stays_inside_itself(tmp_path: Path) -> None:
     for bad in ("../precious.txt", "/etc/passwd", ""):
         with pytest.raises(ValueError, match="not a path inside the site"):
             folder.write(bad, b"x")
-    (tmp_path / "site" / MANIFEST).write_text("../precious.txt\nold.txt\n")
+    (tmp_path / "site" / MANIFEST).write_text(f"../precious.txt\n{outside}\nold.txt\n")
     (tmp_path / "site" / "old.txt").write_text("stale")
     folder.write("feed.atom", b"<feed/>")
     report = folder.finish()

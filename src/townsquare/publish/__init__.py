@@ -7,6 +7,7 @@
 - ``paths``: where each of these lives under the site's base URL.
 - ``document``: a rendered file with its Content-Type, ETag and
   Last-Modified, so the website can answer 304.
+- ``xmlout``: writing XML with lxml.
 
 Everything here reads ``Post`` and ``Source`` values the store gives; their
 HTML is already clean, so nothing here sanitises again.  Text is escaped by

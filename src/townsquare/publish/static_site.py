@@ -51,11 +51,10 @@ class OutputFolder:
 
     def write(self, path: str, body: bytes) -> None:
         """Put ``body`` at ``path`` (relative, with '/'), unless it is already there."""
-        relative = PurePosixPath(path)
-        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        target = self._inside(path)
+        if target is None:
             raise ValueError(f"not a path inside the site: {path!r}")
         self._made.add(path)
-        target = self.root.joinpath(*relative.parts)
         try:
             if target.read_bytes() == body:
                 self._unchanged += 1
@@ -74,9 +73,8 @@ class OutputFolder:
             before = set()
         removed = 0
         for path in sorted(before - self._made):
-            parts = PurePosixPath(path).parts
-            target = self.root.joinpath(*parts)
-            if ".." in parts or not target.is_file():
+            target = self._inside(path)
+            if target is None or not target.is_file():
                 continue  # not ours to remove
             target.unlink()
             removed += 1
@@ -87,6 +85,13 @@ class OutputFolder:
         if before != self._made:
             self._save(manifest, "".join(f"{p}\n" for p in sorted(self._made)).encode("utf-8"))
         return BuildReport(self._written, self._unchanged, removed)
+
+    def _inside(self, path: str) -> Path | None:
+        """Where a relative path with '/' lands in the folder; None if it would leave it."""
+        relative = PurePosixPath(path)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            return None
+        return self.root.joinpath(*relative.parts)
 
     def _save(self, target: Path, body: bytes) -> None:
         """Write through a temporary file, so a reader never sees half a file."""
