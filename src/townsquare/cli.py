@@ -28,6 +28,8 @@ from .ingest.fetch import Fetcher
 from .ingest.pipeline import Ingest, PassReport
 from .model import Post, Source
 from .opml import read_opml
+from .publish.opml import blogs_opml, category_opml
+from .publish.static_site import build_site
 from .store import Store, open_store
 from .text import long_date
 
@@ -293,6 +295,36 @@ def cmd_import_opml(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_export_opml(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        if args.category:
+            listing = category_opml(store, config, args.category)
+        else:
+            listing = blogs_opml(store, config)
+    if args.output is None:
+        sys.stdout.write(listing.body.decode("utf-8"))
+        return 0
+    path = Path(args.output)
+    try:
+        path.write_bytes(listing.body)
+    except OSError as exc:
+        raise InputError(f"cannot write '{path}': {exc.strerror}") from None
+    print(f"Exported the blogs to '{path}'")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace, config: Config) -> int:
+    outdir = Path(args.outdir)
+    with open_store(config.db) as store:
+        report = build_site(store, config, outdir)
+    written = f"{report.written} file{'s' if report.written != 1 else ''} written"
+    print(
+        f"Built the site in '{outdir}': {written}, "
+        f"{report.unchanged} unchanged, {report.removed} removed"
+    )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     import ipaddress
 
@@ -372,6 +404,19 @@ def build_parser() -> argparse.ArgumentParser:
         "Add the blogs listed in an OPML file; folders become categories.",
     )
     p.add_argument("file")
+    p = command(
+        "export-opml",
+        cmd_export_opml,
+        "Write the blogs as OPML, in a folder per category, for a feed reader.",
+    )
+    p.add_argument("--category", metavar="SLUG", help="only the blogs in this category")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: print it)")
+    p = command(
+        "build",
+        cmd_build,
+        "Write the public site's feeds and OPML lists into a folder, changing only what changed.",
+    )
+    p.add_argument("outdir", metavar="OUTDIR")
     p = command(
         "demo",
         cmd_demo,

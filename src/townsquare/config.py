@@ -42,6 +42,13 @@ def _int(raw: object) -> int:
     return value
 
 
+def _count(raw: object) -> int:
+    value = _int(raw)
+    if value < 1:
+        raise ValueError("expected a whole number of 1 or more")
+    return value
+
+
 def _float(raw: object) -> float:
     value = float(str(raw).strip())
     if value <= 0:
@@ -100,6 +107,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("connect_timeout", _float, 10.0, "Seconds to wait for a connection."),
     Setting("max_body_bytes", _int, 10_000_000, "Largest feed body read, after decompression."),
     Setting("poll_interval", _int, 3600, "Seconds between fetches of a healthy feed."),
+    Setting("feed_items", _count, 50, "How many of the newest posts each published feed holds."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -119,6 +127,7 @@ class Config:
     connect_timeout: float
     max_body_bytes: int
     poll_interval: int
+    feed_items: int
 
     @property
     def user_agent(self) -> str:

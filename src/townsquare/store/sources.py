@@ -11,6 +11,8 @@ from ..text import slugify
 from .categories import CategoryStore, _first_free
 from .db import Row
 
+_ID_CHUNK = 400  # ids per IN (...) list: well under every driver's parameter limit
+
 _SOURCE_COLUMNS = """s.id, s.url, s.site_url, s.title, s.slug, s.enabled, s.excerpts_only,
     s.status, s.http_status, s.last_error, s.consecutive_failures, s.last_fetched_at,
     s.last_success_at, s.next_due_at, s.etag, s.last_modified, s.created_at,
@@ -121,6 +123,19 @@ class SourceStore(CategoryStore):
             )
         cats = self._categories_of([r["id"] for r in rows])
         return [_source(r, cats.get(r["id"], ())) for r in rows]
+
+    def sources_by_ids(self, ids: Iterable[int]) -> dict[int, Source]:
+        """The sources with these ids, by id (ids not stored are left out)."""
+        wanted = sorted(set(ids))
+        rows: list[Row] = []
+        for i in range(0, len(wanted), _ID_CHUNK):
+            chunk = wanted[i : i + _ID_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows += self.db.fetchall(
+                f"SELECT {_SOURCE_COLUMNS} FROM sources s WHERE s.id IN ({marks})", chunk
+            )
+        categories = self._categories_of(wanted)
+        return {r["id"]: _source(r, categories.get(r["id"], ())) for r in rows}
 
     def due_sources(
         self, now: datetime, *, ids: Iterable[int] | None = None, force: bool = False
