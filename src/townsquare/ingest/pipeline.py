@@ -9,8 +9,10 @@
 - **store**: ``Store.save_fetch`` writes the posts, the source's new state
   (decided by ``schedule.decide``) and a log line in one transaction.
 
-Parsing and cleaning are CPU work and run in a small thread pool; the store
-is written from the event loop's thread only, so SQLite has one writer.
+Parsing and cleaning are CPU work: they run in a thread for small passes and
+in one worker process per core for large ones.  The store is written by one
+writer thread, one transaction per source, so SQLite has one writer and the
+event loop keeps fetching while it writes.
 ``ingest_result`` is the same path for a body that arrived another way (a
 WebSub push, the demo, a test).
 """
@@ -18,11 +20,12 @@ WebSub push, the demo, a test).
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import random
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -36,6 +39,8 @@ from .parse import parse_feed
 from .schedule import decide
 
 Progress = Callable[[int, int], None]
+
+PROCESSES_FROM = 16  # sources in a pass before parsing moves to worker processes
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +98,29 @@ class Ingest:
         self.store = store
         self.config = config
         self.rng = rng or random.Random()
-        self._pool: Executor = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2))
+        self._threads = ThreadPoolExecutor(max_workers=2)
+        # The one writer: every store write of a pass runs on this thread, in order.
+        self._writer = ThreadPoolExecutor(max_workers=1)
+        self._pool: Executor = self._threads
+        self._processes: ProcessPoolExecutor | None = None
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._threads.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
+        if self._processes is not None:
+            self._processes.shutdown(wait=True, cancel_futures=True)
+
+    def _use_processes(self, sources: int) -> None:
+        """Large passes parse and clean on every core, in worker processes."""
+        cores = os.cpu_count() or 1
+        if sources < PROCESSES_FROM or cores < 2:
+            return
+        if self._processes is None:
+            # spawn, not fork: the event loop's threads must not be copied mid-lock.
+            self._processes = ProcessPoolExecutor(
+                max_workers=cores, mp_context=multiprocessing.get_context("spawn")
+            )
+        self._pool = self._processes
 
     async def run_pass(
         self,
@@ -113,6 +137,9 @@ class Ingest:
         done = 0
         if progress:
             progress(0, len(due))
+        self._use_processes(len(due))
+        # One slot per source from fetch to store: bodies waiting for a CPU
+        # count too, so memory stays flat however many sources are due.
         limit = asyncio.Semaphore(max(1, self.config.fetch_concurrency))
         async with Fetcher(self.config) as fetcher:
 
@@ -124,7 +151,8 @@ class Ingest:
                         source.url, etag=source.etag, last_modified=source.last_modified
                     )
                     took = int((time.monotonic() - began) * 1000)
-                report.sources.append(await self.ingest_result(source, result, duration_ms=took))
+                    outcome = await self.ingest_result(source, result, duration_ms=took)
+                report.sources.append(outcome)
                 done += 1
                 if progress:
                     progress(done, len(due))
@@ -141,8 +169,7 @@ class Ingest:
         posts: list[CleanPost] = []
         site_url = parse_error = None
         if result.outcome is FetchOutcome.OK:
-            loop = asyncio.get_running_loop()
-            posts, site_url, parse_error = await loop.run_in_executor(
+            posts, site_url, parse_error = await asyncio.get_running_loop().run_in_executor(
                 self._pool, parse_and_clean, result, now
             )
         state = decide(
@@ -162,7 +189,9 @@ class Ingest:
             error=error,
             duration_ms=duration_ms,
         )
-        counts: SaveCounts = self.store.save_fetch(source, state, posts, log)
+        counts: SaveCounts = await asyncio.get_running_loop().run_in_executor(
+            self._writer, self.store.save_fetch, source, state, posts, log
+        )
         return SourceReport(
             source_id=source.id,
             title=source.title,
