@@ -207,10 +207,8 @@ def _lxml(data: bytes, url: str) -> etree._Element:
 def _text(el: etree._Element | None) -> str | None:
     if el is None:
         return None
-    if len(el):
-        text = "".join(str(t) for t in el.itertext()).strip()
-    else:
-        text = (el.text or "").strip()
+    raw = "".join(str(t) for t in el.itertext()) if len(el) else el.text or ""
+    text = raw.strip()
     return text or None
 
 
