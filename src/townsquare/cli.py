@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -246,6 +247,24 @@ def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, config: Config) -> int:
+    async def work(ingest: Ingest) -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        return await ingest.work(stop, batch=args.batch, idle=args.idle, once=args.once)
+
+    with open_store(config.db) as store:
+        ingest = Ingest(store, config)
+        try:
+            fetched = asyncio.run(work(ingest))
+        finally:
+            ingest.close()
+    print(f"Worker stopped after fetching {fetched} blog{'s' if fetched != 1 else ''}")
+    return 0
+
+
 def _print_river(posts: list[Post], out: TextIO = sys.stdout) -> None:
     for post in posts:
         byline = " · ".join(
@@ -395,6 +414,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--source", action="append", metavar="ID_OR_URL", help="only this blog (repeatable)"
     )
     p.add_argument("--json", action="store_true")
+    p = command(
+        "worker",
+        cmd_worker,
+        "Fetch due blogs until stopped; run several, on one machine or many, to share the polling.",
+    )
+    p.add_argument("--once", action="store_true", help="stop when no blog is due any more")
+    p.add_argument("--batch", type=int, default=50, help="blogs claimed at a time (default 50)")
+    p.add_argument("--idle", type=float, default=30.0, help="seconds to wait when nothing is due")
     p = command("posts", cmd_posts, "Show the newest posts.")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=20)

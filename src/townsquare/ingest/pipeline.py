@@ -2,7 +2,8 @@
 
     due | fetch | parse | clean | store
 
-- **due**: the store picks the enabled sources whose time has come.
+- **due**: the store hands out the enabled sources whose time has come, as
+  claims with a lease, so several workers never fetch one source at once.
 - **fetch**: ``Fetcher`` brings a ``FetchResult`` (many at once, politely).
 - **parse**: ``parse_feed`` turns the body into a ``ParsedFeed``.
 - **clean**: ``clean_feed`` turns its entries into ``CleanPost`` values.
@@ -24,8 +25,9 @@ import multiprocessing
 import os
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +35,7 @@ from ..config import Config
 from ..errors import ParseError
 from ..model import CleanPost, FetchOutcome, FetchResult, SaveCounts, Source
 from ..store import FetchLogEntry, Store
+from ..store.claims import new_owner
 from .clean import clean_feed, feed_site
 from .fetch import Fetcher
 from .parse import parse_feed
@@ -41,6 +44,8 @@ from .schedule import decide
 Progress = Callable[[int, int], None]
 
 PROCESSES_FROM = 16  # sources in a pass before parsing moves to worker processes
+PASS_LEASE = timedelta(hours=1)  # a one-off pass claims every due source at once
+MAX_CLAIM = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +135,43 @@ class Ingest:
         progress: Progress | None = None,
     ) -> PassReport:
         """One pass over the due sources (every enabled one with ``force``)."""
+        owner = new_owner()
+        due = self.store.claim_due(
+            owner, datetime.now(UTC), lease=PASS_LEASE, limit=MAX_CLAIM, ids=source_ids, force=force
+        )
+        try:
+            return await self.run_sources(due, progress=progress)
+        finally:
+            self.store.release_claims(owner)
+
+    async def work(self, stop: asyncio.Event, *, batch: int, idle: float, once: bool) -> int:
+        """A worker: claim due sources a batch at a time until stopped; gives the count.
+
+        With ``once`` it stops when no source is due any more, waiting for
+        sources other workers hold (a dead worker's claims run out).
+        """
+        owner = new_owner()
+        lease = timedelta(seconds=self.config.claim_lease)
+        fetched = 0
+        try:
+            while not stop.is_set():
+                due = self.store.claim_due(owner, datetime.now(UTC), lease=lease, limit=batch)
+                if due:
+                    fetched += len((await self.run_sources(due)).sources)
+                    continue
+                if once and self.store.count_due(datetime.now(UTC)) == 0:
+                    break  # due sources still claimed by others are waited for
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), min(idle, 1.0) if once else idle)
+        finally:
+            self.store.release_claims(owner)
+        return fetched
+
+    async def run_sources(
+        self, due: Sequence[Source], *, progress: Progress | None = None
+    ) -> PassReport:
+        """fetch | parse | clean | store for sources already claimed."""
         started = time.monotonic()
-        now = datetime.now(UTC)
-        due = self.store.due_sources(now, ids=source_ids, force=force)
         report = PassReport()
         done = 0
         if progress:
