@@ -10,8 +10,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from conftest import FeedServer, Request, Response
 
+from conftest import FeedServer, Request, Response
 from townsquare.store import open_store
 
 FEEDS = 60

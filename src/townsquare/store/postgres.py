@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import psycopg
 from psycopg.abc import Buffer
