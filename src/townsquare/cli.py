@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -28,6 +29,8 @@ from .ingest.fetch import Fetcher
 from .ingest.pipeline import Ingest, PassReport
 from .model import Post, Source
 from .opml import read_opml
+from .publish.opml import blogs_opml, category_opml
+from .publish.static_site import build_site
 from .store import Store, open_store
 from .text import long_date
 
@@ -244,6 +247,24 @@ def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, config: Config) -> int:
+    async def work(ingest: Ingest) -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        return await ingest.work(stop, batch=args.batch, idle=args.idle, once=args.once)
+
+    with open_store(config.db) as store:
+        ingest = Ingest(store, config)
+        try:
+            fetched = asyncio.run(work(ingest))
+        finally:
+            ingest.close()
+    print(f"Worker stopped after fetching {fetched} blog{'s' if fetched != 1 else ''}")
+    return 0
+
+
 def _print_river(posts: list[Post], out: TextIO = sys.stdout) -> None:
     for post in posts:
         byline = " · ".join(
@@ -293,7 +314,37 @@ def cmd_import_opml(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _serve_site(config: Config, store: Store, host: str, port: int, *, intro: str = "") -> int:
+def cmd_export_opml(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        if args.category:
+            listing = category_opml(store, config, args.category)
+        else:
+            listing = blogs_opml(store, config)
+    if args.output is None:
+        sys.stdout.write(listing.body.decode("utf-8"))
+        return 0
+    path = Path(args.output)
+    try:
+        path.write_bytes(listing.body)
+    except OSError as exc:
+        raise InputError(f"cannot write '{path}': {exc.strerror}") from None
+    print(f"Exported the blogs to '{path}'")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace, config: Config) -> int:
+    outdir = Path(args.outdir)
+    with open_store(config.db) as store:
+        report = build_site(store, config, outdir)
+    written = f"{report.written} file{'s' if report.written != 1 else ''} written"
+    print(
+        f"Built the site in '{outdir}': {written}, "
+        f"{report.unchanged} unchanged, {report.removed} removed"
+    )
+    return 0
+
+
+def _serve_site(config: Config, store: Store, host: str, port: int) -> int:
     """Serve the website until interrupted; prints the address once it is listening."""
     from .web import create_app
     from .web.serve import address, bind, server
@@ -308,7 +359,7 @@ def _serve_site(config: Config, store: Store, host: str, port: int, *, intro: st
     if config.base_url == default_value("base_url"):
         config = replace(config, base_url=url)
     web = server(create_app(config, store))
-    print(f"{intro}{config.site_name} is at {url}  (press Ctrl+C to stop)", flush=True)
+    print(f"{config.site_name} is at {url}  (press Ctrl+C to stop)", flush=True)
     try:
         web.run(sockets=[sock])
     finally:
@@ -388,6 +439,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--source", action="append", metavar="ID_OR_URL", help="only this blog (repeatable)"
     )
     p.add_argument("--json", action="store_true")
+    p = command(
+        "worker",
+        cmd_worker,
+        "Fetch due blogs until stopped; run several, on one machine or many, to share the polling.",
+    )
+    p.add_argument("--once", action="store_true", help="stop when no blog is due any more")
+    p.add_argument("--batch", type=int, default=50, help="blogs claimed at a time (default 50)")
+    p.add_argument("--idle", type=float, default=30.0, help="seconds to wait when nothing is due")
     p = command("posts", cmd_posts, "Show the newest posts.")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=20)
@@ -399,6 +458,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p = command("serve", cmd_serve, "Serve the website.")
     _listen_arguments(p)
+    p = command(
+        "export-opml",
+        cmd_export_opml,
+        "Write the blogs as OPML, in a folder per category, for a feed reader.",
+    )
+    p.add_argument("--category", metavar="SLUG", help="only the blogs in this category")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: print it)")
+    p = command(
+        "build",
+        cmd_build,
+        "Write the public site's feeds and OPML lists into a folder, changing only what changed.",
+    )
+    p.add_argument("outdir", metavar="OUTDIR")
     p = command(
         "demo",
         cmd_demo,

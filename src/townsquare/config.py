@@ -130,6 +130,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("connect_timeout", _float, 10.0, "Seconds to wait for a connection."),
     Setting("max_body_bytes", _int, 10_000_000, "Largest feed body read, after decompression."),
     Setting("poll_interval", _int, 3600, "Seconds between fetches of a healthy feed."),
+    Setting(
+        "claim_lease",
+        _int,
+        600,
+        "Seconds a worker may hold a batch of blogs before another worker may take them over.",
+    ),
+    Setting("feed_items", _count, 50, "How many of the newest posts each published feed holds."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -154,6 +161,8 @@ class Config:
     connect_timeout: float
     max_body_bytes: int
     poll_interval: int
+    claim_lease: int
+    feed_items: int
 
     @property
     def user_agent(self) -> str:

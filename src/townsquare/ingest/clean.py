@@ -73,6 +73,7 @@ _CONTROL = re.compile(
 )
 _IMG = re.compile(r"<img\b[^>]*>", re.I)
 _TINY = re.compile(r"""\b(?:width|height)\s*=\s*["']?\s*[01](?:px)?\s*["'\s/>]""", re.I)
+_PLAIN_WEB_URL = re.compile(r"https?://[A-Za-z0-9][^\s/?#\\@]*(?:[/?#][^\s\\]*)?\Z", re.I)
 _EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
 
 _state = threading.local()
@@ -82,23 +83,52 @@ def _base() -> str:
     return str(getattr(_state, "base", ""))
 
 
+def _join(base: str, value: str) -> str:
+    """urljoin, with fast paths for the shapes nearly every real link has."""
+    head = value[:8].lower()
+    if head.startswith(("https://", "http://")):
+        return value
+    if value.startswith("//"):
+        return base.split(":", 1)[0] + ":" + value if base else value
+    if value.startswith("/") and base:
+        origin = _origin(base)
+        if origin:
+            return origin + value
+    return urljoin(base, value) if base else value
+
+
+def _origin(base: str) -> str:
+    cached: tuple[str, str] | None = getattr(_state, "origin", None)
+    if cached is not None and cached[0] == base:
+        return cached[1]
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    _state.origin = (base, origin)
+    return origin
+
+
 def safe_url(
     value: str | None, base: str = "", *, schemes: tuple[str, ...] = _SAFE_SCHEMES
 ) -> str | None:
     """An absolute URL with an allowed scheme, or None."""
     if not value:
         return None
-    value = _CONTROL.sub("", value).strip()
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("", value)
+    value = value.strip()
     if not value:
         return None
     try:
-        absolute = urljoin(base, value) if base else value
+        absolute = _join(base, value)
+        if _PLAIN_WEB_URL.match(absolute):
+            return absolute if "http" in schemes else None
         parts = urlsplit(absolute)
     except ValueError:
         return None
-    if parts.scheme.lower() not in schemes:
+    scheme = parts.scheme.lower()
+    if scheme not in schemes:
         return None
-    if parts.scheme.lower() in _SAFE_SCHEMES and not parts.hostname:
+    if scheme in _SAFE_SCHEMES and not parts.hostname:
         return None
     return absolute
 

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 from ..errors import NotFoundError
 from ..model import CleanPost, FetchState, Post, SaveCounts, Source
+from .claims import ClaimStore
 from .db import Row, to_datetime
-from .sources import SourceStore
 
 _CHUNK = 400
 
@@ -118,7 +118,7 @@ def _unique(posts: Sequence[CleanPost]) -> list[CleanPost]:
     return out
 
 
-class PostStore(SourceStore):
+class PostStore(ClaimStore):
     def save_fetch(
         self,
         source: Source,
