@@ -249,6 +249,10 @@ def parse_date(text: str | None) -> datetime | None:
     if moment is None:
         with suppress(TypeError, ValueError, IndexError, OverflowError):
             moment = email.utils.parsedate_to_datetime(text)
+        if moment is not None and moment.tzinfo is None:  # a zone email.utils does not know
+            hours = _TZ.get(text.rsplit(None, 1)[-1].upper())
+            if hours is not None:
+                moment = moment.replace(tzinfo=timezone(timedelta(hours=hours)))
     if moment is None:
         moment = _dateutil(text)
     if moment is None:
@@ -400,7 +404,8 @@ def _rss_item(item: etree._Element, feed_base: str) -> ParsedEntry:
         updated=_first_date(
             _child_text(item, ATOM + "updated"), _child_text(item, DC + "modified")
         ),
-        content=_child_text(item, CONTENT + "encoded"),
+        content=_child_text(item, CONTENT + "encoded")
+        or _text(next(item.iterchildren("content:encoded"), None)),  # namespace undeclared
         summary=_child_text(item, "description"),
         categories=_categories(
             [_text(c) for c in item.findall("category")]
