@@ -57,7 +57,7 @@ def _walk(parent: etree._Element | None, folders: tuple[str, ...], out: list[Opm
     if parent is None:
         return
     for outline in parent.iterfind("outline"):
-        name = plain_text(outline.get("title") or outline.get("text"), is_html=False)
+        name = plain_text(outline.get("title") or outline.get("text"))  # often escaped twice
         url = safe_url(outline.get("xmlUrl") or outline.get("xmlurl"))
         if url:
             category = outline.get("category")
