@@ -420,3 +420,34 @@ def test_a_progress_bar_only_on_a_terminal(server: FeedServer, run, db_path: str
     )
     assert piped.stderr == ""
     assert piped.stdout.endswith("0 new, 0 updated, 0 unchanged, 0 failed\n")
+
+
+def test_a_refetch_in_a_new_process_finds_nothing_edited(
+    server: FeedServer, run, db_path: str
+) -> None:
+    """Cleaning is deterministic across processes, so an unchanged post is not an edit."""
+    pictures = rss(
+        Item(
+            f"Photo {i}",
+            guid=f"photo-{i}",
+            content=f'<p><img src="/p{i}.jpg" alt="Photo {i}" width="600" title="t"></p>',
+        )
+        for i in range(5)
+    )
+    url = server.respond("/photos", Response(200, pictures.encode()))  # no ETag: parsed each time
+    run("add", url)
+    counts = []
+    for _ in range(3):
+        done = subprocess.run(
+            _command("fetch", "--all"),
+            env=_env(db_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        counts.append(done.stdout.split(": ", 1)[1])
+    assert counts == [
+        "5 new, 0 updated, 0 unchanged, 0 failed\n",
+        "0 new, 0 updated, 5 unchanged, 0 failed\n",
+        "0 new, 0 updated, 5 unchanged, 0 failed\n",
+    ]

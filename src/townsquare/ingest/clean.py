@@ -191,7 +191,9 @@ _CLEANER = nh3.Cleaner(
     strip_comments=True,
     link_rel="noopener noreferrer",
     url_schemes={"http", "https", "mailto"},
-    set_tag_attribute_values={"img": {"loading": "lazy", "decoding": "async"}},
+    # One added attribute only: ammonia adds several in a random order, so the same post
+    # would come out different in each process and look edited on every fetch.
+    set_tag_attribute_values={"img": {"loading": "lazy"}},
 )
 
 
