@@ -7,6 +7,7 @@ import io
 import ipaddress
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
@@ -14,15 +15,18 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from townsquare import cli
 from townsquare.config import Config, load
 from townsquare.store import Store, open_store
+from townsquare.store.db import connect
 
 DATA = Path(__file__).parent / "data"
 FEEDS = DATA / "feeds"
 LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @dataclass
@@ -144,6 +148,43 @@ def config(db_path: str) -> Config:
 @pytest.fixture
 def store(config: Config) -> Iterator[Store]:
     with open_store(config.db) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A schema of this run's own in the test database, migrated once."""
+    try:
+        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip(f"PostgreSQL is not running at {POSTGRES}")
+    schema = "test_" + uuid.uuid4().hex[:12]
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+            open_store(url).close()
+            yield url
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, db_path: str) -> Iterator[Store]:
+    """Each backend in turn: a fresh SQLite file, then PostgreSQL emptied for the test."""
+    if request.param == "sqlite":
+        with open_store(db_path) as s:
+            yield s
+        return
+    with Store(connect(request.getfixturevalue("postgres_url"), migrate=False)) as s:
+        tables = [
+            r["tablename"]
+            for r in s.db.fetchall(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                " AND tablename NOT LIKE '%yoyo%'"
+            )
+        ]
+        s.db.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         yield s
 
 

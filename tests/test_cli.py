@@ -11,15 +11,17 @@ import re
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import FeedServer, Response, Result
-from helpers import Item, rss
+from helpers import Item, rss, run_pass
 from townsquare import cli
+from townsquare.config import Config
+from townsquare.store import Store
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
@@ -450,4 +452,46 @@ def test_a_refetch_in_a_new_process_finds_nothing_edited(
         "5 new, 0 updated, 0 unchanged, 0 failed\n",
         "0 new, 0 updated, 5 unchanged, 0 failed\n",
         "0 new, 0 updated, 5 unchanged, 0 failed\n",
+    ]
+
+
+def test_the_old_address_of_a_moved_blog_cannot_be_added_again(
+    server: FeedServer, store: Store, config: Config, run
+) -> None:
+    old = server.respond("/old", Response(301, headers={"Location": "/new"}))
+    new = server.feed("/new", FEED_B)
+    source = store.add_source(old, "Moved blog", now=datetime.now(UTC))
+    run_pass(store, config, force=True)
+    run_pass(store, config, force=True)
+    assert store.source(source.id).url == new
+    again = run("add", old)
+    assert again.code == 1
+    assert again.err == (
+        f"townsquare: error: blog already listed: {old!r} is 'Moved blog' (id {source.id})\n"
+    )
+
+
+def test_posts_json_shows_a_shared_post_once_from_its_own_blog(server: FeedServer, run) -> None:
+    shared = "https://b.example/shared"
+    run(
+        "add",
+        server.feed(
+            "/planet",
+            rss(
+                [Item("Via planet", link=shared + "?utm_source=p")],
+                title="Planet",
+                site="https://planet.example/",
+            ),
+        ),
+    )
+    run(
+        "add",
+        server.feed(
+            "/b", rss([Item("Shared", link=shared)], title="Blog B", site="https://b.example/")
+        ),
+    )
+    run("fetch")
+    posts = _json(run("posts", "--json"))
+    assert [(p["source_title"], p["title"], p["link"]) for p in posts] == [
+        ("Blog B", "Shared", shared)
     ]

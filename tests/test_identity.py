@@ -7,9 +7,10 @@ save_fetch) with the clock passed in.
 
 from __future__ import annotations
 
-import json
 import random
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from conftest import FeedServer
 from helpers import Item, rss, run_pass
@@ -21,6 +22,12 @@ from townsquare.model import FetchOutcome, FetchResult, SaveCounts, Source
 from townsquare.store import FetchLogEntry, Store
 
 T0 = datetime(2024, 7, 5, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return any_store
 
 
 def add(store: Store, url: str, title: str, site: str | None = None) -> Source:
@@ -168,7 +175,7 @@ def _two_sources(server: FeedServer, store: Store) -> tuple[Source, Source]:
 
 
 def test_a_post_through_two_blogs_is_shown_once_credited_to_its_own_blog(
-    server: FeedServer, store: Store, config: Config, run
+    server: FeedServer, store: Store, config: Config
 ) -> None:
     planet, blog = _two_sources(server, store)
     run_pass(store, config, source_ids=[planet.id])  # the planet's copy arrives first
@@ -178,8 +185,6 @@ def test_a_post_through_two_blogs_is_shown_once_credited_to_its_own_blog(
         ("Blog Example", "Open data"),
         ("Planet Public Sector", "Only on the planet"),
     ]
-    shown = json.loads(run("posts", "--json").out)
-    assert [p["source_title"] for p in shown if p["title"] == "Open data"] == ["Blog Example"]
 
 
 def test_the_copy_arriving_second_is_hidden_too(
