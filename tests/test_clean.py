@@ -37,6 +37,7 @@ REL = 'rel="noopener noreferrer"'
         ('<p class="c" id="i">a</p>', "<p>a</p>"),
         ('<object data="x.swf"></object><embed src="x.swf">', ""),
         ('<svg><script>alert(1)</script></svg>', ""),
+        ('<svg><title>hidden</title><a href="https://x.example/"><text>t</text></a></svg>', ""),
         ('<img src="https://t.example/p.gif" width="1" height="1">', ""),
         ('<img src="https://t.example/p.gif" height=1 width=1/>', ""),
         ('<img src="https://t.example/p.gif" width="0" height="0">', ""),
