@@ -367,6 +367,16 @@ def test_errors_are_one_line_with_exit_status_1(
     assert err.getvalue() == f"townsquare: error: {message}\n"
 
 
+def test_a_database_server_error_is_one_line(run) -> None:
+    """PostgreSQL's own messages run over several lines."""
+    url = "postgresql://nobody@127.0.0.1:1/none"  # nothing listens on port 1
+    result = run("--db", url, "sources")
+    assert result.code == 1
+    assert result.err.startswith(f"townsquare: error: cannot open database {url!r}: ")
+    assert "Connection refused" in result.err
+    assert result.err.count("\n") == 1 and "\t" not in result.err
+
+
 def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "townsquare", *args]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,14 @@ from townsquare.ingest.schedule import (
     decide,
     permanent_redirect,
 )
-from townsquare.model import FetchOutcome, FetchResult, Redirect, Source, SourceStatus
+from townsquare.model import (
+    FetchOutcome,
+    FetchResult,
+    FetchState,
+    Redirect,
+    Source,
+    SourceStatus,
+)
 
 NOW = datetime(2024, 7, 5, 10, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -42,12 +50,12 @@ SOURCE = Source(
 )
 
 
-def result(outcome: FetchOutcome = FetchOutcome.OK, **fields: object) -> FetchResult:
-    return FetchResult(url=URL, final_url=URL, outcome=outcome, **fields)  # type: ignore[arg-type]
+def result(outcome: FetchOutcome = FetchOutcome.OK, **fields: Any) -> FetchResult:
+    return FetchResult(url=URL, final_url=URL, outcome=outcome, **fields)
 
 
-def run(source: Source, fetched: FetchResult, **kwargs: object):  # type: ignore[no-untyped-def]
-    return decide(source, fetched, now=NOW, interval=HOUR, rng=random.Random(7), **kwargs)  # type: ignore[arg-type]
+def run(source: Source, fetched: FetchResult, **kwargs: Any) -> FetchState:
+    return decide(source, fetched, now=NOW, interval=HOUR, rng=random.Random(7), **kwargs)
 
 
 # --- backoff -----------------------------------------------------------------------------
