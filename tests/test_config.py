@@ -34,6 +34,7 @@ BAD = {
     "connect_timeout": "soon",
     "max_body_bytes": "10MB",
     "poll_interval": "1.5",
+    "feed_items": "0",
 }
 
 
