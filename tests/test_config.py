@@ -35,6 +35,7 @@ BAD = {
     "max_body_bytes": "10MB",
     "poll_interval": "1.5",
     "feed_items": "0",
+    "claim_lease": "ten minutes",
 }
 
 
