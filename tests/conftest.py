@@ -210,23 +210,18 @@ def run(db_path: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     return invoke
 
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL schema on the local server, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    import uuid
-
-    schema = "ts_" + uuid.uuid4().hex[:12]
+    """A fresh, empty PostgreSQL schema for one test, dropped afterwards."""
     try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    except psycopg.OperationalError as exc:  # pragma: no cover - CI always has it
-        pytest.skip(f"PostgreSQL is not running on 127.0.0.1:5432: {exc}")
+        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip(f"PostgreSQL is not running at {POSTGRES}")
+    schema = "test_" + uuid.uuid4().hex[:12]
     with admin:
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
-            yield f"{PG_ADMIN}?options=-csearch_path%3D{schema}"
+            yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
