@@ -86,10 +86,10 @@ def _print_json(value: object) -> None:
 class ProgressBar:
     """A one-line progress bar on a terminal; silent elsewhere."""
 
-    def __init__(self, label: str, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
         self.label = label
-        self.stream = stream
-        self.enabled = stream.isatty()
+        self.stream = stream or sys.stderr  # looked up now: it may have been redirected
+        self.enabled = self.stream.isatty()
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled or total == 0:
@@ -265,7 +265,8 @@ def cmd_worker(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _print_river(posts: list[Post], out: TextIO = sys.stdout) -> None:
+def _print_river(posts: list[Post]) -> None:
+    out = sys.stdout
     for post in posts:
         byline = " · ".join(
             x for x in (post.source_title, long_date(post.published), post.author) if x

@@ -7,6 +7,7 @@ categories, is one feed with all those categories.  Writing OPML is
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, replace
 
 from lxml import etree
@@ -57,7 +58,9 @@ def _walk(parent: etree._Element | None, folders: tuple[str, ...], out: list[Opm
     if parent is None:
         return
     for outline in parent.iterfind("outline"):
-        name = plain_text(outline.get("title") or outline.get("text"), is_html=False)
+        raw = outline.get("title") or outline.get("text")
+        # Entities are often escaped twice; angle brackets are the blog's own name.
+        name = plain_text(html.unescape(raw) if raw else None, is_html=False)
         url = safe_url(outline.get("xmlUrl") or outline.get("xmlurl"))
         if url:
             category = outline.get("category")

@@ -4,11 +4,10 @@ ingest pipeline from a real local server; and what the pages make of them."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
-import psycopg
 import pytest
 from lxml import html as lxml_html
 
@@ -19,31 +18,18 @@ from townsquare.store import Store, open_store
 
 from .conftest import LiveSite, site_config
 
-PG = "postgresql://postgres@127.0.0.1:5432/"
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def any_config(request: pytest.FixtureRequest, tmp_path) -> Iterator[Config]:  # type: ignore[no-untyped-def]
+def web_config(request: pytest.FixtureRequest, tmp_path: Path) -> Config:
+    """Settings for a fresh SQLite file, then for a fresh PostgreSQL schema."""
     if request.param == "sqlite":
-        yield site_config(str(tmp_path / "web.db"))
-        return
-    name = f"townsquare_web_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG + "postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not running on 127.0.0.1:5432: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield site_config(PG + name)
-    finally:
-        with psycopg.connect(PG + "postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        return site_config(str(tmp_path / "web.db"))
+    return site_config(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture
-def any_store(any_config: Config) -> Iterator[Store]:
-    with open_store(any_config.db) as store:
+def web_store(web_config: Config) -> Iterator[Store]:
+    with open_store(web_config.db) as store:
         yield store
 
 
@@ -77,68 +63,68 @@ ALPHA_ITEMS = [
 
 
 @pytest.fixture
-def blogs(server, any_store: Store, any_config: Config) -> tuple[Source, Source]:  # type: ignore[no-untyped-def]
+def blogs(server, web_store: Store, web_config: Config) -> tuple[Source, Source]:  # type: ignore[no-untyped-def]
     alpha_url = server.feed("/alpha.xml", _rss("Alpha", ALPHA_ITEMS))
     beta_url = server.feed(
         "/beta.xml",
         _rss("Beta", [("Joint post", SHARED, "Mon, 23 Nov 2026 11:00:00 GMT", "<p>Same.</p>")]),
     )
-    alpha = any_store.add_source(
+    alpha = web_store.add_source(
         alpha_url, "Alpha <b>&amp;</b> co", site_url="https://alpha.example/",
         categories=["Local government"], now=NOW,
     )  # fmt: skip
-    beta = any_store.add_source(beta_url, "Beta", categories=["Health"], now=NOW)
-    _fetch(any_store, any_config, alpha)
-    _fetch(any_store, any_config, beta)
+    beta = web_store.add_source(beta_url, "Beta", categories=["Health"], now=NOW)
+    _fetch(web_store, web_config, alpha)
+    _fetch(web_store, web_config, beta)
     return alpha, beta
 
 
-def test_store_queries(any_store: Store, blogs: tuple[Source, Source]) -> None:
+def test_store_queries(web_store: Store, blogs: tuple[Source, Source]) -> None:
     alpha, beta = blogs
-    assert [p.title for p in any_store.river()] == ['Fish & chips "5 > 3"', "Joint post",
+    assert [p.title for p in web_store.river()] == ['Fish & chips "5 > 3"', "Joint post",
                                                     "October news"]  # fmt: skip
-    november = any_store.river(
+    november = web_store.river(
         since=datetime(2026, 11, 1, tzinfo=UTC), before=datetime(2026, 12, 1, tzinfo=UTC)
     )
     assert [p.title for p in november] == ['Fish & chips "5 > 3"', "Joint post"]
-    assert [p.title for p in any_store.river(limit=1, offset=2)] == ["October news"]
-    assert any_store.river_span() == (
+    assert [p.title for p in web_store.river(limit=1, offset=2)] == ["October news"]
+    assert web_store.river_span() == (
         datetime(2026, 10, 30, 10, tzinfo=UTC),
         datetime(2026, 11, 24, 10, tzinfo=UTC),
     )
-    activity = any_store.blog_activity()
+    activity = web_store.blog_activity()
     assert activity[alpha.id].posts == 3
     assert activity[alpha.id].latest == datetime(2026, 11, 24, 10, tzinfo=UTC)
     assert beta.id not in activity  # its one post is a duplicate
-    [left_out] = any_store.left_out_posts(beta.id)
+    [left_out] = web_store.left_out_posts(beta.id)
     assert (left_out.title, left_out.duplicate_source_title) == ("Joint post", alpha.title)
-    assert any_store.left_out_posts(alpha.id) == []
-    [fetch] = any_store.fetch_history(alpha.id)
+    assert web_store.left_out_posts(alpha.id) == []
+    [fetch] = web_store.fetch_history(alpha.id)
     assert (fetch.outcome, fetch.http_status, fetch.new_posts) == ("ok", 200, 3)
 
 
 def test_the_revision_moves_with_what_the_site_shows(
-    any_store: Store, any_config: Config, blogs: tuple[Source, Source]
+    web_store: Store, web_config: Config, blogs: tuple[Source, Source]
 ) -> None:
     alpha, beta = blogs
-    before = any_store.revision().value
-    _fetch(any_store, any_config, alpha)  # a 304: only fetch state changes
-    assert any_store.revision().value == before
-    any_store.update_source(alpha.id, title="Alpha again")
-    assert any_store.revision().value > before
-    moved = any_store.revision().value
-    any_store.set_source_categories(beta.id, ["Digital"])
-    assert any_store.revision().value > moved
+    before = web_store.revision().value
+    _fetch(web_store, web_config, alpha)  # a 304: only fetch state changes
+    assert web_store.revision().value == before
+    web_store.update_source(alpha.id, title="Alpha again")
+    assert web_store.revision().value > before
+    moved = web_store.revision().value
+    web_store.set_source_categories(beta.id, ["Digital"])
+    assert web_store.revision().value > moved
 
 
 def test_pages_over_the_store(
     server,
-    any_store: Store,
-    any_config: Config,
+    web_store: Store,
+    web_config: Config,
     blogs: tuple[Source, Source],  # type: ignore[no-untyped-def]
 ) -> None:
     alpha, beta = blogs
-    site = LiveSite(any_config, any_store)
+    site = LiveSite(web_config, web_store)
     try:
         river = site.get("/")
         # everything that is not the post's own clean HTML is escaped
@@ -172,7 +158,7 @@ def test_pages_over_the_store(
             ("Brand new", "https://alpha.example/new", "Wed, 25 Nov 2026 10:00:00 GMT", "<p>x</p>"),
             *ALPHA_ITEMS,
         ]))  # fmt: skip
-        _fetch(any_store, any_config, alpha)
+        _fetch(web_store, web_config, alpha)
         again = site.get("/", {"If-None-Match": etag})
         assert again.status == 200 and again.headers["etag"] != etag
         assert "Brand new" in again.text

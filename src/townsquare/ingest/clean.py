@@ -67,6 +67,7 @@ _CLEAN_CONTENT = {"script", "style", "template", "noscript", "iframe", "object",
                   "title", "head", "applet", "noembed", "noframes"}  # fmt: skip
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi")
 _TAG_RE = re.compile(r"<[^>]*>")
+_HIDDEN_RE = re.compile(r"<(script|style|template)\b[^>]*>.*?</\1\s*>", re.I | re.S)
 _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
@@ -190,7 +191,9 @@ _CLEANER = nh3.Cleaner(
     strip_comments=True,
     link_rel="noopener noreferrer",
     url_schemes={"http", "https", "mailto"},
-    set_tag_attribute_values={"img": {"loading": "lazy", "decoding": "async"}},
+    # One added attribute only: ammonia adds several in a random order, so the same post
+    # would come out different in each process and look edited on every fetch.
+    set_tag_attribute_values={"img": {"loading": "lazy"}},
 )
 
 
@@ -212,12 +215,13 @@ def sanitize_html(fragment: str | None, base: str) -> str:
 
 
 def plain_text(value: str | None, *, is_html: bool = True, limit: int = MAX_TITLE) -> str:
-    """Text with no markup, entities, control characters or runs of space."""
+    """Text with no markup (nor the text of scripts and styles), entities, control
+    characters or runs of space."""
     if not value:
         return ""
     text = value
     if is_html and ("<" in text or "&" in text):
-        text = html.unescape(_TAG_RE.sub(" ", text))
+        text = html.unescape(_TAG_RE.sub(" ", _HIDDEN_RE.sub(" ", text)))
         if "<" in text:  # markup that was escaped twice
             text = _TAG_RE.sub(" ", text)
     text = _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
@@ -285,7 +289,10 @@ def clean_entry(entry: ParsedEntry, now: datetime) -> CleanPost:
 
 
 def clean_feed(feed: ParsedFeed, now: datetime) -> list[CleanPost]:
-    return [clean_entry(entry, now) for entry in feed.entries]
+    """The feed's posts; an entry with no guid, link or text (a feed cut off mid-item) is
+    skipped, since it could never be matched to its complete self later."""
+    posts = (clean_entry(entry, now) for entry in feed.entries)
+    return [p for p in posts if p.guid or p.link or p.content_html]
 
 
 def feed_title(feed: ParsedFeed, fallback: str) -> str:

@@ -62,6 +62,7 @@ class _Parsers(threading.local):
     def __init__(self) -> None:
         self.as_declared = _xml_parser(None)
         self.utf8 = _xml_parser("utf-8")
+        self.windows_1252 = _xml_parser("windows-1252")
 
 
 _PARSERS = _Parsers()
@@ -78,6 +79,8 @@ _XML_DECL_ENCODING = re.compile(
     rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:\-]+)"""
 )
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+# Labels browsers read as Windows-1252 (bytes 0x80-0x9F are curly quotes, dashes, €...)
+_WINDOWS_1252_LABELS = ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "windows-1252")
 _DOCTYPE = re.compile(r"<!DOCTYPE(?:[^\[>]*\[.*?\]\s*>|[^>]*>)", re.S | re.I)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ODD_AMP = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});)")
@@ -141,7 +144,7 @@ def _decode(body: bytes, content_type: str | None) -> str:
         if not name:
             continue
         name = name.lower()
-        if name in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"):
+        if name in _WINDOWS_1252_LABELS:
             name = "windows-1252"
         if name.startswith("utf-16") or name.startswith("utf-32"):
             continue  # without a BOM, trust nothing but UTF-8 and friends
@@ -169,7 +172,11 @@ def _xml_root(body: bytes, content_type: str | None, url: str) -> etree._Element
     root = _ROOT_START.search(body)
     prolog = body[: root.start()] if root else body
     if not _DOCTYPE_BYTES.search(prolog) and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
-        parser = _PARSERS.as_declared
+        declared = _XML_DECL_ENCODING.match(prolog)
+        as_1252 = declared is not None and (
+            declared.group(1).decode("ascii").lower() in _WINDOWS_1252_LABELS
+        )
+        parser = _PARSERS.windows_1252 if as_1252 else _PARSERS.as_declared
         try:
             tree = etree.fromstring(body, parser, base_url=url)
         except etree.XMLSyntaxError:
@@ -249,6 +256,10 @@ def parse_date(text: str | None) -> datetime | None:
     if moment is None:
         with suppress(TypeError, ValueError, IndexError, OverflowError):
             moment = email.utils.parsedate_to_datetime(text)
+        if moment is not None and moment.tzinfo is None:  # a zone email.utils does not know
+            hours = _TZ.get(text.rsplit(None, 1)[-1].upper())
+            if hours is not None:
+                moment = moment.replace(tzinfo=timezone(timedelta(hours=hours)))
     if moment is None:
         moment = _dateutil(text)
     if moment is None:
@@ -400,7 +411,8 @@ def _rss_item(item: etree._Element, feed_base: str) -> ParsedEntry:
         updated=_first_date(
             _child_text(item, ATOM + "updated"), _child_text(item, DC + "modified")
         ),
-        content=_child_text(item, CONTENT + "encoded"),
+        content=_child_text(item, CONTENT + "encoded")
+        or _text(next(item.iterchildren("content:encoded"), None)),  # namespace undeclared
         summary=_child_text(item, "description"),
         categories=_categories(
             [_text(c) for c in item.findall("category")]

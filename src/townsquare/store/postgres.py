@@ -23,6 +23,11 @@ class _UTCLoader(TimestamptzLoader):
         return to_utc(super().load(data))
 
 
+def _one_line(exc: Exception) -> str:
+    """psycopg's messages run over several lines; the curator gets one."""
+    return " ".join(str(exc).split())
+
+
 def _sql(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
@@ -40,7 +45,7 @@ class PostgresDatabase:
             self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
             self._conn.adapters.register_loader("timestamptz", _UTCLoader)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open database {url!r}: {exc}".strip()) from None
+            raise StoreError(f"cannot open database {url!r}: {_one_line(exc)}") from None
 
     def execute(self, sql: str, params: Params = ()) -> int:
         with self._guard():
@@ -80,4 +85,4 @@ class PostgresDatabase:
             except psycopg.IntegrityError:
                 raise
             except psycopg.Error as exc:
-                raise StoreError(f"database error: {exc}") from None
+                raise StoreError(f"database error: {_one_line(exc)}") from None

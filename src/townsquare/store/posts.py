@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -127,6 +127,8 @@ class PostStore(ClaimStore):
         log: FetchLogEntry,
     ) -> SaveCounts:
         """Store one fetch's outcome in one transaction: posts, source state, log."""
+        if source.site_url is None and state.site_url:  # learnt from this very fetch
+            source = replace(source, site_url=state.site_url)
         with self.db.transaction():
             counts = self._save_posts(source, posts, state.fetched_at) if posts else SaveCounts()
             self._save_fetch_state(source, state)
