@@ -38,6 +38,9 @@ BAD = {
     "claim_lease": "ten minutes",
     "port": "65536",
     "page_size": "0",
+    "websub_hub": "ftp://hub.example/",
+    "websub_subscribe": "maybe",
+    "websub_lease": "30",
 }
 
 

@@ -14,11 +14,11 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from . import __version__
 from .config import Config, default_value, load
@@ -32,7 +32,9 @@ from .opml import read_opml
 from .publish.opml import blogs_opml, category_opml
 from .publish.static_site import build_site
 from .store import Store, open_store
+from .store.websub import Subscription, SubscriptionState
 from .text import long_date
+from .websub import WebSub
 
 Handler = Callable[[argparse.Namespace, Config], int]
 
@@ -147,8 +149,13 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
 def cmd_remove(args: argparse.Namespace, config: Config) -> int:
     with open_store(config.db) as store:
         source = store.find_source(args.source)
+        pushed = store.subscription_of(source.id) is not None
         store.remove_source(source.id)
-    print(f"Removed blog {source.id}: {source.title} (and its posts)")
+        print(f"Removed blog {source.id}: {source.title} (and its posts)")
+        if pushed:
+            report = _with_websub(store, config, lambda w: w.subscriber.end_unwanted())
+            for line in report.failed:
+                print(f"  could not tell its hub to stop: {line}")
     return 0
 
 
@@ -397,6 +404,96 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         return _serve_site(config, store, args.host or config.host, _port(args, config))
 
 
+T = TypeVar("T")
+
+
+def _with_websub(store: Store, config: Config, work: Callable[[WebSub], Awaitable[T]]) -> T:
+    async def run() -> T:
+        async with WebSub(store, config) as websub:
+            return await work(websub)
+
+    return asyncio.run(run())
+
+
+def cmd_websub_renew(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        report = _with_websub(store, config, lambda w: w.renew())
+    for line in report.failed:
+        print(f"  failed: {line}")
+    print(
+        f"WebSub subscriptions: {report.asked} asked of their hubs, {report.ended} ended, "
+        f"{len(report.failed)} failed"
+    )
+    return 0
+
+
+def cmd_websub_run(args: argparse.Namespace, config: Config) -> int:
+    async def work(websub: WebSub) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        print("Sending and receiving WebSub pushes (press Ctrl+C to stop)", flush=True)
+        await websub.run(stop)
+
+    with open_store(config.db) as store:
+        _with_websub(store, config, work)
+    print("Stopped")
+    return 0
+
+
+def _subscription_line(sub: Subscription, titles: dict[int, str]) -> str:
+    name = titles.get(sub.source_id or 0, "(a removed blog)")
+    if sub.state is SubscriptionState.ACTIVE and sub.lease_expires:
+        state = f"pushed until {long_date(sub.lease_expires)}"
+    elif sub.state is SubscriptionState.FAILED:
+        state = f"failed ({sub.last_error}); trying again on {long_date(sub.next_action_at)}"
+    elif sub.state is SubscriptionState.UNSUBSCRIBING:
+        state = "being ended"
+    else:
+        state = "asked, waiting for the hub to check with us"
+    return f"{name}: {state} <{sub.hub}>"
+
+
+def cmd_websub_status(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        subs = store.subscriptions()
+        titles = {s.id: s.title for s in store.sources()}
+        ours = store.hub_subscriptions(datetime.now().astimezone())
+    if args.json:
+        _print_json(
+            {
+                "subscriptions": [
+                    {
+                        "source_id": s.source_id,
+                        "hub": s.hub,
+                        "topic": s.topic,
+                        "state": s.state.value,
+                        "lease_expires": _iso(s.lease_expires),
+                        "last_push_at": _iso(s.last_push_at),
+                        "last_error": s.last_error,
+                    }
+                    for s in subs
+                ],
+                "hub_subscriptions": [
+                    {"topic": h.topic, "callback": h.callback, "expires_at": _iso(h.expires_at)}
+                    for h in ours
+                ],
+            }
+        )
+        return 0
+    if not subs:
+        print("No blog's hub pushes its posts to this site yet.")
+    for sub in subs:
+        print(_subscription_line(sub, titles))
+    feeds = len({h.topic for h in ours})
+    print(
+        f"This site's hub: {len(ours)} subscription{'s' if len(ours) != 1 else ''} "
+        f"to {feeds} feed{'s' if feeds != 1 else ''}"
+    )
+    return 0
+
+
 # --- wiring -----------------------------------------------------------------------------
 
 
@@ -448,6 +545,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="stop when no blog is due any more")
     p.add_argument("--batch", type=int, default=50, help="blogs claimed at a time (default 50)")
     p.add_argument("--idle", type=float, default=30.0, help="seconds to wait when nothing is due")
+    p = sub.add_parser(
+        "websub",
+        help="WebSub: posts pushed to this site by blogs' hubs, and this site's own hub.",
+        description="WebSub: posts pushed to this site by blogs' hubs, and this site's own hub.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, handler, text in (
+        (
+            "renew",
+            cmd_websub_renew,
+            "Ask the hubs blogs name to push their posts, renew subscriptions before they end "
+            "and end those of removed blogs.",
+        ),
+        (
+            "run",
+            cmd_websub_run,
+            "Until stopped: send new posts to this site's subscribers (or tell its hub), "
+            "and renew subscriptions.",
+        ),
+        ("status", cmd_websub_status, "List the subscriptions, both ways."),
+    ):
+        action = actions.add_parser(name, help=text, description=text)
+        action.set_defaults(handler=handler)
+        if name == "status":
+            action.add_argument("--json", action="store_true")
     p = command("posts", cmd_posts, "Show the newest posts.")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=20)

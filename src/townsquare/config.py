@@ -67,6 +67,22 @@ def _str(raw: object) -> str:
     return str(raw).strip()
 
 
+def _hub(raw: object) -> str:
+    text = str(raw).strip()
+    if text.lower() in ("self", "none"):
+        return text.lower()
+    if not text.startswith(("https://", "http://")) or " " in text:
+        raise ValueError("expected 'self', 'none' or a hub's http(s) address")
+    return text
+
+
+def _lease(raw: object) -> int:
+    value = _int(raw)
+    if value < 60:
+        raise ValueError("expected a number of seconds of 60 or more")
+    return value
+
+
 def _networks(raw: object) -> tuple[Network, ...]:
     items = raw if isinstance(raw, list) else str(raw).split(",")
     out: list[Network] = []
@@ -137,6 +153,28 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a worker may hold a batch of blogs before another worker may take them over.",
     ),
     Setting("feed_items", _count, 50, "How many of the newest posts each published feed holds."),
+    Setting(
+        "websub_hub",
+        _hub,
+        "self",
+        "The WebSub hub our feeds name, so feed readers hear of new posts at once: 'self' "
+        "(Townsquare is its own hub, at <base_url>websub/hub), a hub's address (Townsquare "
+        "tells it when new posts arrive) or 'none'.",
+    ),
+    Setting(
+        "websub_subscribe",
+        _bool,
+        True,
+        "Subscribe to the WebSub hubs blogs name, so their posts arrive at once; needs a "
+        "base_url the hubs can reach.",
+    ),
+    Setting(
+        "websub_lease",
+        _lease,
+        604800,
+        "Seconds a WebSub subscription lasts before it is renewed: asked of other hubs, and "
+        "given by ours when a subscriber asks for none.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -163,6 +201,9 @@ class Config:
     poll_interval: int
     claim_lease: int
     feed_items: int
+    websub_hub: str
+    websub_subscribe: bool
+    websub_lease: int
 
     @property
     def user_agent(self) -> str:

@@ -139,6 +139,9 @@ class Source:
     redirect_count: int = 0
     disabled_reason: str | None = None
     retry_after: datetime | None = None
+    hub_url: str | None = None  # the WebSub hub its feed advertises
+    topic_url: str | None = None  # the feed's own address, as it names it for the hub
+    push_until: datetime | None = None  # a hub pushes its posts until then (polled daily)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +194,8 @@ class FetchState:
     enabled: bool
     disabled_reason: str | None
     site_url: str | None = None  # learnt from the feed, when the source had none
+    hub_url: str | None = None  # the WebSub hub the feed advertises, if any
+    topic_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from ..errors import ParseError
 from ..model import CleanPost, FetchOutcome, FetchResult, SaveCounts, Source
 from ..store import FetchLogEntry, Store
 from ..store.claims import new_owner
-from .clean import clean_feed, feed_site
+from .clean import clean_feed, feed_hub, feed_site
 from .fetch import Fetcher
 from .parse import parse_feed
 from .schedule import decide
@@ -85,15 +85,23 @@ class PassReport:
         return sum(1 for r in self.sources if r.error is not None)
 
 
-def parse_and_clean(
-    result: FetchResult, now: datetime
-) -> tuple[list[CleanPost], str | None, str | None]:
-    """parse | clean for one body: (posts, site URL, parse error)."""
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    """What parse | clean made of one body."""
+
+    posts: list[CleanPost]
+    site_url: str | None = None
+    hub: tuple[str, str] | None = None  # the WebSub hub and topic it advertises
+    error: str | None = None  # why it could not be parsed
+
+
+def parse_and_clean(result: FetchResult, now: datetime) -> Cleaned:
+    """parse | clean for one body."""
     try:
         feed = parse_feed(result.body, result.final_url, result.content_type)
     except ParseError as exc:
-        return [], None, str(exc)
-    return clean_feed(feed, now), feed_site(feed, result.final_url), None
+        return Cleaned([], error=str(exc))
+    return Cleaned(clean_feed(feed, now), feed_site(feed, result.final_url), feed_hub(feed, result))
 
 
 class Ingest:
@@ -205,12 +213,12 @@ class Ingest:
     ) -> SourceReport:
         """parse | clean | store for one fetched (or pushed) body."""
         now = datetime.now(UTC)
-        posts: list[CleanPost] = []
-        site_url = parse_error = None
+        cleaned = Cleaned([])
         if result.outcome is FetchOutcome.OK:
-            posts, site_url, parse_error = await asyncio.get_running_loop().run_in_executor(
+            cleaned = await asyncio.get_running_loop().run_in_executor(
                 self._pool, parse_and_clean, result, now
             )
+        posts, parse_error = cleaned.posts, cleaned.error
         state = decide(
             source,
             result,
@@ -218,7 +226,8 @@ class Ingest:
             interval=timedelta(seconds=self.config.poll_interval),
             rng=self.rng,
             parse_error=parse_error,
-            site_url=site_url,
+            site_url=cleaned.site_url,
+            hub=cleaned.hub,
         )
         error = state.last_error
         log = FetchLogEntry(

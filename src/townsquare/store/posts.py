@@ -376,6 +376,25 @@ class PostStore(ClaimStore):
             raise NotFoundError(f"no such post: {post_id}")
         return _post(row)
 
+    def posts_above(self, post_id: int, *, limit: int = 100) -> int | None:
+        """How many visible posts the river shows above this one (at most ``limit``);
+        above an empty river (``post_id`` 0) that is every post.  None: no such post."""
+        ahead = ""
+        params: tuple[object, ...] = ()
+        if post_id:
+            row = self.db.fetchone("SELECT published FROM posts WHERE id = ?", (post_id,))
+            if row is None:
+                return None
+            ahead = " AND (p.published > ? OR (p.published = ? AND p.id > ?))"
+            params = (row["published"], row["published"], post_id)
+        found = self.db.fetchone(
+            f"""SELECT count(*) AS n FROM (
+                    SELECT p.id FROM posts p WHERE {VISIBLE}{ahead} LIMIT ?) above""",
+            (*params, limit),
+        )
+        assert found is not None
+        return int(found["n"])
+
     def count_posts(self, *, visible_only: bool = True) -> int:
         where = f"WHERE {VISIBLE}" if visible_only else ""
         row = self.db.fetchone(f"SELECT count(*) AS n FROM posts p {where}")

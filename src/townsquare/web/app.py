@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 from ..config import Config
 from ..errors import InputError, NotFoundError
 from ..store import Store
-from . import api, pages
+from . import api, live, pages, websub
 from .security import SecurityHeaders
 from .site import Site
 
@@ -42,6 +42,9 @@ ROUTES = [
     Route("/archive/{year}/{month}/page/{page}", pages.month),
     Route("/about", pages.about),
     Route("/static/{name}", pages.static),
+    Route("/events", live.events),
+    Route("/websub/callback/{key}", websub.callback, methods=["GET", "POST"]),
+    Route("/websub/hub", websub.hub, methods=["POST"]),
     Route("/api/openapi.json", api.openapi),
     Route("/api/posts", api.posts),
     Route("/api/posts/{id:int}", api.post),

@@ -56,5 +56,9 @@ class Paths:
     def api(self, path: str = "") -> str:
         return f"{self.prefix}/api/{path}"
 
+    def events(self, after: int) -> str:
+        """The live river's stream of news about posts above post ``after``."""
+        return f"{self.prefix}/events?after={after}"
+
     def static(self, name: str) -> str:
         return f"{self.prefix}/static/{name}"

@@ -4,6 +4,7 @@ Handlers ask ``Site.cached`` for a page by address: when the store's revision
 has not moved since the page was rendered, the rendered bytes are sent again
 (or a 304); otherwise the page is rendered in a worker thread and kept.
 Pages that show the clock or fetch state use ``Site.fresh`` instead.
+``Site.live`` tells open river pages of new posts (``live.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.responses import Response
 from ..config import Config
 from ..store import Revision, Store
 from .index import SiteIndex
+from .live import LiveRiver
 from .paths import Paths
 from .render import Assets, Renderer
 from .responses import PageCache, Rendered, send
@@ -35,6 +37,7 @@ class Site:
         self.assets = Assets(self.paths)
         self.renderer = Renderer(config, self.paths, self.assets)
         self.cache = PageCache(cache_size)
+        self.live = LiveRiver(store)
         self._index: SiteIndex | None = None
         self._index_lock = threading.Lock()
 
