@@ -34,6 +34,7 @@ from townsquare.store import Store, open_store
 from townsquare.web import create_app
 from townsquare.web.serve import address, bind, server
 from townsquare.websub import WebSub
+from townsquare.websub.subscriber import Maintenance
 
 T = TypeVar("T")
 
@@ -145,14 +146,14 @@ class Instance:
 
         return in_thread(run)
 
-    def renew(self) -> None:
+    def renew(self, now: datetime | None = None) -> Maintenance:
         """One pass over our own subscriptions (``townsquare websub renew``)."""
 
-        async def run() -> None:
+        async def run() -> Maintenance:
             async with WebSub(self.store, self.config) as websub:
-                await websub.renew()
+                return await websub.renew(now)
 
-        in_thread(run)
+        return in_thread(run)
 
     def start_websub(self) -> None:
         self._loop = WebSubLoop(self.db, self.config)

@@ -161,6 +161,23 @@ def test_our_hub_takes_only_forms_posted_to_it(instances: Callable[..., Instance
     assert answer.headers["content-type"] == "text/plain; charset=utf-8"
 
 
+def test_a_busy_hub_asks_subscribers_to_come_back(
+    instances: Callable[..., Instance], stub: Stub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = instances("a")
+    monkeypatch.setattr("townsquare.web.websub.MAX_CHECKS", 0)
+    answer = site.request(
+        "POST",
+        "/websub/hub",
+        protocol.form({"hub.mode": "subscribe", "hub.topic": site.feed, "hub.callback": stub.url}),
+        FORM,
+    )
+    assert (answer.status, answer.headers["retry-after"]) == (429, "60")
+    assert answer.text == "The hub is busy. Try again in a minute.\n"
+    time.sleep(0.1)
+    assert stub.received == []
+
+
 def test_a_site_that_names_no_hub_runs_none(instances: Callable[..., Instance]) -> None:
     site = instances("a", websub_hub="none")
     assert ask(site, **{"hub.mode": "subscribe"}) == (404, "This site does not run a WebSub hub.")

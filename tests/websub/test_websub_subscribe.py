@@ -6,21 +6,29 @@ reach B's river by push, through B's ingest pipeline, within a second.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 
+from conftest import FeedServer
+from helpers import Item, rss
 from townsquare import cli
 from townsquare.publish.feeds import load_feed, render_feed
 from townsquare.publish.paths import FeedFormat, FeedScope
 from townsquare.store.websub import Subscription, SubscriptionState
 from townsquare.websub import protocol
 
-from .conftest import Blog, Instance, wait_for
+from .conftest import Blog, Instance, Stub, wait_for
 
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 FIRST = "Bins on Tuesdays"
 NEW = "Libraries open on Sundays"
 
@@ -85,6 +93,8 @@ def test_the_subscription_has_its_own_secret_and_callback(
     assert theirs.callback == f"{b.url}websub/callback/{sub.callback_key}"
     assert theirs.secret == sub.secret and len(sub.secret) >= 40
     assert theirs.lease_seconds == b.config.websub_lease
+    status = b.get(f"/blogs/{source.slug}/status").text
+    assert "Meanwhile its hub sends us each new post as it is published." in status
 
 
 def _signed_body(a: Instance, blog: Blog) -> bytes:
@@ -257,3 +267,85 @@ def test_a_site_that_does_not_subscribe_asks_no_hub(
     b.renew()
     assert b.store.subscriptions() == []  # ...but not asked
     assert a.store.hub_subscriptions(datetime.now(UTC)) == []
+
+
+def test_a_hub_that_fails_us_is_asked_again_later(
+    instances: Callable[..., Instance], server: FeedServer, stub: Stub
+) -> None:
+    topic = server.url("/topic")
+    links = (
+        f'<atom:link xmlns:atom="http://www.w3.org/2005/Atom" rel="hub" href="{stub.url}"/>'
+        f'<atom:link xmlns:atom="http://www.w3.org/2005/Atom" rel="self" href="{topic}"/>'
+    )
+    feed = rss([Item(FIRST, "https://kelbrook.example/1")]).replace(
+        "<channel>", "<channel>" + links
+    )
+    b = instances("b")
+    b.store.add_source(server.feed("/blog.rss", feed), "Kelbrook news", now=datetime.now(UTC))
+    b.ingest()
+    now = datetime.now(UTC)
+    stub.statuses = [202, 500]
+
+    assert b.renew(now).asked == 1
+    [asked] = stub.of("POST")
+    form = {k: v[0] for k, v in parse_qs(asked.body.decode()).items()}
+    sub = subscription(b)
+    assert form == {
+        "hub.mode": "subscribe",
+        "hub.topic": topic,
+        "hub.callback": f"{b.url}websub/callback/{sub.callback_key}",
+        "hub.secret": sub.secret,
+        "hub.lease_seconds": "604800",
+    }
+    assert sub.state is SubscriptionState.REQUESTED and sub.requested_at is not None
+
+    # The hub said yes but never checked with us: a failure, tried again after a wait.
+    assert b.renew(now + timedelta(minutes=29)).failed == []
+    report = b.renew(now + timedelta(minutes=31))
+    assert report.failed == [
+        f"{stub.url} ({topic}): the hub did not check the subscription with us"
+    ]
+    failed = subscription(b)
+    assert failed.state is SubscriptionState.FAILED and failed.failures == 1
+    assert failed.next_action_at > now + timedelta(minutes=31 + 8)
+
+    # Asked again; the hub fails outright: a longer wait.
+    report = b.renew(failed.next_action_at)
+    assert report.failed == [
+        f"{stub.url} ({topic}): the hub refused the subscription: the server answered 500"
+    ]
+    assert len(stub.of("POST")) == 2
+    again = subscription(b)
+    assert again.failures == 2 and again.next_action_at > failed.next_action_at + timedelta(
+        minutes=17
+    )
+    assert b.store.source(again.source_id or 0).push_until is None  # polled as usual
+
+
+def test_websub_run_sends_new_posts_until_stopped(
+    instances: Callable[..., Instance], blog: Blog
+) -> None:
+    a, b = chained(instances, blog, start=False)
+    env = {
+        **os.environ,
+        "PYTHONPATH": SRC,
+        "PYTHONUNBUFFERED": "1",
+        "TOWNSQUARE_BASE_URL": a.url,
+        "TOWNSQUARE_ALLOW_NETWORKS": "127.0.0.1/32",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "townsquare", "--db", a.db, "websub", "run"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert (
+            proc.stdout.readline() == "Sending and receiving WebSub pushes (press Ctrl+C to stop)\n"
+        )
+        blog.write(NEW)
+        a.ingest()
+        wait_for(lambda: NEW in b.get("/").text)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+    assert (proc.returncode, out) == (0, "Stopped\n")

@@ -38,6 +38,7 @@ class Site:
         self.renderer = Renderer(config, self.paths, self.assets)
         self.cache = PageCache(cache_size)
         self.live = LiveRiver(store)
+        self.hub_checks = 0  # our WebSub hub's checks under way (web/websub.py)
         self._index: SiteIndex | None = None
         self._index_lock = threading.Lock()
 

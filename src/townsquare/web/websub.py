@@ -8,6 +8,8 @@
                                   with its callback after the answer is sent
 
 Every answer is one line of plain text.  The work is in ``townsquare.websub``.
+Each check our hub makes is a request to an address a stranger gave, so a
+process makes at most ``MAX_CHECKS`` at once (through the network guard).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ..websub import hub as our_hub
 from ..websub import protocol, subscriber
 from ..websub.protocol import Answer
 from .site import Site
+
+MAX_CHECKS = 50  # our hub's checks with callbacks under way at once, per process
 
 
 def _text(answer: Answer, background: BackgroundTask | None = None) -> Response:
@@ -67,5 +71,18 @@ async def hub(request: Request) -> Response:
     checked = our_hub.check_request(site.store, site.config, fields)
     if isinstance(checked, Answer):
         return _text(checked)
-    check = BackgroundTask(our_hub.verify, site.store, site.config, checked)
-    return _text(Answer(202, "Accepted: the hub will now check with the callback."), check)
+    if site.hub_checks >= MAX_CHECKS:
+        busy = Answer(429, "The hub is busy. Try again in a minute.")
+        return PlainTextResponse(busy.text + "\n", busy.status, {"Retry-After": "60"})
+    site.hub_checks += 1
+
+    async def check(request: our_hub.HubRequest) -> None:
+        try:
+            await our_hub.verify(site.store, site.config, request)
+        finally:
+            site.hub_checks -= 1
+
+    return _text(
+        Answer(202, "Accepted: the hub will now check with the callback."),
+        BackgroundTask(check, checked),
+    )
