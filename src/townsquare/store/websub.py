@@ -341,6 +341,8 @@ class WebSubStore:
 
     def take_feed_changes(self) -> list[int]:
         """The blogs with new posts since the last call; each is handed out once."""
+        if self.db.fetchone("SELECT source_id FROM feed_changes LIMIT 1") is None:
+            return []  # the usual answer, without taking the write lock
         rows = self.db.fetchall("DELETE FROM feed_changes RETURNING source_id")
         return sorted(r["source_id"] for r in rows)
 
@@ -356,6 +358,13 @@ class WebSubStore:
     def claim_deliveries(
         self, owner: str, now: datetime, *, lease: timedelta, limit: int = 50
     ) -> list[Delivery]:
+        due = self.db.fetchone(
+            """SELECT id FROM hub_deliveries
+               WHERE due_at <= ? AND (claim_expires IS NULL OR claim_expires <= ?) LIMIT 1""",
+            (now, now),
+        )
+        if due is None:
+            return []  # the usual answer, without taking the write lock
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
         with self.db.transaction():
             claimed = self.db.fetchall(

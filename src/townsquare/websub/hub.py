@@ -168,7 +168,6 @@ class Publisher:
                 log.warning("the hub %s was not told of %s: %s", hub, topic, reply.describe())
 
     async def deliver(self, now: datetime, report: Round) -> None:
-        self.store.drop_expired_hub_subscriptions(now)
         rendered: dict[str, Document | None] = {}
         while deliveries := self.store.claim_deliveries(self.owner, now, lease=DELIVERY_LEASE):
             for delivery in deliveries:

@@ -3,9 +3,10 @@
     async with WebSub(store, config) as websub:
         await websub.run(stop)        # or: await websub.tick() / await websub.renew()
 
-Each tick announces new posts and delivers what is due (our hub), and every
-``MAINTAIN_EVERY`` it looks after our own subscriptions (``renew``).  All
-state is in the store, so several processes may run this at once.
+Each tick announces new posts and delivers what is due (our hub); when there
+is nothing to do it only reads the store.  Every ``MAINTAIN_EVERY`` it looks
+after our own subscriptions and forgets our hub's expired ones (``renew``).
+All state is in the store, so several processes may run this at once.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .subscriber import Maintenance, Subscriber
 
 log = logging.getLogger(__name__)
 MAINTAIN_EVERY = 60.0  # seconds between passes over our own subscriptions
-TICK = 0.25  # seconds between looks at the store for new posts
+TICK = 0.05  # seconds between looks at the store for new posts
 
 
 class WebSub:
@@ -57,8 +58,11 @@ class WebSub:
         return report
 
     async def renew(self, now: datetime | None = None) -> Maintenance:
-        """Look after our subscriptions: ask, renew, retry, end."""
+        """Look after our subscriptions (ask, renew, retry, end), and forget the expired
+        ones at our hub."""
         self._maintained = time.monotonic()
+        now = now or datetime.now(UTC)
+        self.store.drop_expired_hub_subscriptions(now)
         return await self.subscriber.maintain(now)
 
     async def run(self, stop: asyncio.Event, *, every: float = TICK) -> None:
