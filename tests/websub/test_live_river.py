@@ -143,7 +143,7 @@ def test_an_open_river_shows_a_pushed_post_announced_and_focus_stays(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     a, b = chained(instances, blog)
-    visitor = Visitor(browser, b, 1280, 700)  # type: ignore[arg-type]
+    visitor = Visitor(browser, b, 1280, 400)  # type: ignore[arg-type]
     try:
         page = visitor.open("/")
         status = page.locator("main p.live-status")
@@ -152,6 +152,10 @@ def test_an_open_river_shows_a_pushed_post_announced_and_focus_stays(
         assert status.inner_text() == "" and not status.is_visible()
         page.focus("main article a")
         focused = page.evaluate("document.activeElement.outerHTML")
+        page.evaluate("window.scrollTo(0, document.querySelector('main article').offsetTop + 40)")
+        where = "document.querySelector('main article').getBoundingClientRect().top"
+        reading = page.evaluate(where)
+        assert reading < 0  # the reader is part way down the first post
         page.wait_for_timeout(300)  # the stream is open
 
         blog.write(NEW)
@@ -169,6 +173,8 @@ def test_an_open_river_shows_a_pushed_post_announced_and_focus_stays(
         assert status.inner_text() == f"1 new post added at the top: {NEW}."
         assert status.is_visible()
         assert page.evaluate("document.activeElement.outerHTML") == focused
+        top = "document.querySelector('main article:nth-of-type(2)').getBoundingClientRect().top"
+        assert abs(page.evaluate(top) - reading) < 2  # what the reader sees did not move
         titles = page.locator("main article .post-title").all_inner_texts()
         assert titles[0] == NEW and len(titles) == 2
         assert page.locator("main article[data-post]").count() == 2

@@ -9,7 +9,7 @@ arrive and puts the new ones at the top, announced politely to screen
 readers.  Without JavaScript the page is as it always was.
 
 Each process has one ``LiveRiver``: a watcher that reads the store's revision
-counter twice a second while anyone listens, so posts written by any process
+counter four times a second while anyone listens, so posts written by any process
 (a worker, a WebSub push) reach every open page, and a hundred open pages
 cost one query per change, not a hundred.
 """
@@ -30,7 +30,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from ..errors import InputError
 from ..store import Store
 
-POLL = 0.5  # seconds between looks at the store's revision
+POLL = 0.25  # seconds between looks at the store's revision
 HEARTBEAT = 20.0  # seconds of quiet before a comment keeps the line open
 LONGEST = 15 * 60.0  # seconds a stream stays open; the browser then opens another
 MAX_LISTENERS = 1000  # open streams per process

@@ -53,9 +53,14 @@
       return;
     }
     var before = firstPost();
+    var was = before.getBoundingClientRect().top;
     added.forEach(function (article) {
       main.insertBefore(document.importNode(article, true), before);
     });
+    // Keep what the reader sees in place where the browser does not (no scroll anchoring).
+    if (was < 0 && !(window.CSS && CSS.supports && CSS.supports("overflow-anchor", "auto"))) {
+      window.scrollBy(0, before.getBoundingClientRect().top - was);
+    }
     var empty = main.querySelector("p.empty");
     if (empty) {
       empty.parentNode.removeChild(empty);
