@@ -1,7 +1,8 @@
 """The store: everything Townsquare keeps, behind one class.
 
-``Store`` is split by domain (``sources``, ``categories``, ``posts``) into
-mixins over one ``Database``; the same code runs on SQLite and PostgreSQL.
+``Store`` is split by domain (``sources``, ``categories``, ``posts``,
+``subscribers``) into mixins over one ``Database``; the same code runs on
+SQLite and PostgreSQL.
 Open it with ``open_store(url)``, which also brings the schema up to date.
 """
 
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 from .db import Database, connect
 from .posts import FetchLogEntry, PostStore
+from .subscribers import SubscriberStore
 
 __all__ = ["FetchLogEntry", "Store", "open_store"]
 
 
-class Store(PostStore):
+class Store(SubscriberStore, PostStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
