@@ -8,13 +8,14 @@ import ipaddress
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from smtp_sink import Sink, SMTPServer
 from townsquare import cli
 from townsquare.config import Config, load
 from townsquare.store import Store, open_store
@@ -157,3 +158,47 @@ def run(db_path: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
         return Result(code, out.getvalue(), err.getvalue())
 
     return invoke
+
+
+# --- email (issue 7) ---------------------------------------------------------------------
+
+SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    """A real SMTP server on 127.0.0.1 that keeps what it accepts (tests/smtp_sink.py)."""
+    server = SMTPServer(Sink())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_config(config: Config, smtp: SMTPServer) -> Config:
+    """Settings that send email to the ``smtp`` server."""
+    return replace(
+        config,
+        base_url="https://townsquare.example/",
+        secret_key=SECRET,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_security="none",
+        smtp_from="Townsquare <digest@townsquare.example>",
+        smtp_timeout=10.0,
+    )
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL schema of its own in the 'test' database, dropped afterwards."""
+    import secrets
+
+    import psycopg
+
+    base = "postgresql://127.0.0.1:5432/test"
+    schema = "t_" + secrets.token_hex(6)
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{base}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
