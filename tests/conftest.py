@@ -165,12 +165,22 @@ def run(db_path: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
 SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 
 
-@pytest.fixture
-def smtp() -> Iterator[SMTPServer]:
-    """A real SMTP server on 127.0.0.1 that keeps what it accepts (tests/smtp_sink.py)."""
+@pytest.fixture(scope="session")
+def _smtp_server() -> Iterator[SMTPServer]:
     server = SMTPServer(Sink())
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp(_smtp_server: SMTPServer) -> SMTPServer:
+    """A real SMTP server on 127.0.0.1 that keeps what it accepts (tests/smtp_sink.py).
+
+    One server for the session (starting one takes half a second); each test
+    gets it empty, with no special replies.
+    """
+    _smtp_server.sink.reset()
+    return _smtp_server
 
 
 @pytest.fixture

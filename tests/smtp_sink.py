@@ -68,6 +68,12 @@ class Sink:
     _counts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def reset(self) -> None:
+        with self._lock:
+            self.received.clear()
+            self.replies.clear()
+            self.data_reply = None
+
     async def _maybe_hold(self, stage: str) -> None:
         self._counts[stage] = self._counts.get(stage, 0) + 1
         if self.hold == (stage, self._counts[stage]):
