@@ -16,7 +16,7 @@ from smtp_sink import Sink, SMTPServer
 from townsquare.config import Config
 from townsquare.errors import MailError
 from townsquare.model import DeliveryStatus, Frequency
-from townsquare.notify.digest import period_of, send_digests
+from townsquare.notify.digest import SETTLE, period_of, send_digests
 from townsquare.notify.subscribe import Outcome, unsubscribe
 from townsquare.store import Store
 
@@ -58,7 +58,7 @@ def test_digest_content_and_headers(
     store: Store, mail_config: Config, smtp: SMTPServer, blogs: None
 ) -> None:
     sub = subscriber(store, "ann@example.org")
-    report = send_digests(store, mail_config, Frequency.DAILY)
+    report = send_digests(store, mail_config, Frequency.DAILY, now=soon())
     assert (report.planned, report.sent, report.empty) == (1, 1, 0)
 
     [received] = smtp.messages
@@ -118,7 +118,7 @@ def test_digest_content_and_headers(
     assert stored is not None and stored.digest_through is not None
     assert store.delivery_counts(report.period) == {DeliveryStatus.SENT: 1}
 
-    again = send_digests(store, mail_config, Frequency.DAILY)
+    again = send_digests(store, mail_config, Frequency.DAILY, now=soon())
     assert (again.planned, again.sent) == (0, 0)
     assert len(smtp.messages) == 1
 
@@ -128,7 +128,7 @@ def test_chosen_categories_only(
 ) -> None:
     subscriber(store, "health@example.org", categories=["Health"])
     subscriber(store, "council@example.org", categories=["Local government", "Health"])
-    send_digests(store, mail_config, Frequency.DAILY)
+    send_digests(store, mail_config, Frequency.DAILY, now=soon())
     by_rcpt = {m.rcpt[0]: parts(m.message)[1] for m in smtp.messages}
     assert "Clinics online" in by_rcpt["health@example.org"]
     assert "Weeknotes" not in by_rcpt["health@example.org"]
@@ -141,17 +141,17 @@ def test_chosen_categories_only(
 def test_nothing_new_sends_nothing(
     store: Store, mail_config: Config, smtp: SMTPServer, blogs: None
 ) -> None:
-    sub = subscriber(store, "late@example.org", confirmed=datetime.now(UTC) - timedelta(days=2))
+    sub = subscriber(store, "late@example.org")
     weekly = subscriber(store, "weekly@example.org", frequency=Frequency.WEEKLY)
-    first = send_digests(store, mail_config, Frequency.DAILY)
+    first = send_digests(store, mail_config, Frequency.DAILY, now=soon())
     assert first.sent == 1
-    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    tomorrow = soon(days=1)
     second = send_digests(store, mail_config, Frequency.DAILY, now=tomorrow)
     assert (second.planned, second.sent, second.empty) == (1, 0, 1)
     assert [m.rcpt for m in smtp.messages] == [["late@example.org"]]
     stored = store.subscriber(sub.id)
     assert stored is not None and stored.digest_through is not None
-    assert stored.digest_through >= tomorrow.replace(microsecond=0)
+    assert stored.digest_through == (tomorrow - SETTLE).replace(microsecond=0)
     assert store.subscriber(weekly.id) is not None  # daily runs leave weekly subscribers be
 
 
@@ -160,7 +160,7 @@ def test_dkim_signature_covers_unsubscribe_headers(
 ) -> None:
     subscriber(store, "ann@example.org")
     config = replace(mail_config, dkim_private_key=str(DKIM / "test-only.key"))
-    send_digests(store, config, Frequency.DAILY)
+    send_digests(store, config, Frequency.DAILY, now=soon())
     [received] = smtp.messages
     record = (DKIM / "test-only.dns").read_bytes().strip()
 
@@ -192,7 +192,7 @@ def test_one_click_unsubscribe(
 ) -> None:
     sub = subscriber(store, "ann@example.org")
     other = subscriber(store, "bo@example.org")
-    send_digests(store, mail_config, Frequency.DAILY)
+    send_digests(store, mail_config, Frequency.DAILY, now=soon())
     mine = next(m for m in smtp.messages if m.rcpt == ["ann@example.org"])
     url = re.findall(r"<([^>]+)>", mine.message["List-Unsubscribe"])[0]
     token = url.rsplit("/", 1)[1]
@@ -206,7 +206,7 @@ def test_one_click_unsubscribe(
     # Mail clients may POST twice: the answer is the same.
     assert unsubscribe(store, mail_config, token, now=now).outcome is Outcome.UNSUBSCRIBED
 
-    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    tomorrow = soon(days=1)
     send_digests(store, mail_config, Frequency.DAILY, now=tomorrow)
     assert [m.rcpt for m in smtp.messages].count(["ann@example.org"]) == 1
 
@@ -222,7 +222,7 @@ def test_temporary_failure_is_retried_next_run(
     busy = subscriber(store, "busy@example.org")
     subscriber(store, "fine@example.org")
     smtp.sink.replies["busy@example.org"] = "451 4.2.1 Mailbox busy, try later"
-    first = send_digests(store, mail_config, Frequency.DAILY)
+    first = send_digests(store, mail_config, Frequency.DAILY, now=soon())
     assert (first.sent, first.retry) == (1, 1)
     assert first.errors == [
         f"digest {_delivery_id(store, first.period, busy.id)} (subscriber {busy.id}): "
@@ -231,7 +231,7 @@ def test_temporary_failure_is_retried_next_run(
     assert [m.rcpt for m in smtp.messages] == [["fine@example.org"]]
 
     del smtp.sink.replies["busy@example.org"]
-    second = send_digests(store, mail_config, Frequency.DAILY)
+    second = send_digests(store, mail_config, Frequency.DAILY, now=soon())
     assert (second.planned, second.sent, second.retry) == (0, 1, 0)
     assert sorted(m.rcpt[0] for m in smtp.messages) == ["busy@example.org", "fine@example.org"]
 
@@ -241,11 +241,9 @@ def test_temporary_failure_carried_into_next_period(
 ) -> None:
     subscriber(store, "busy@example.org")
     smtp.sink.replies["busy@example.org"] = "452 4.2.2 Mailbox full"
-    today = send_digests(store, mail_config, Frequency.DAILY)
+    today = send_digests(store, mail_config, Frequency.DAILY, now=soon())
     del smtp.sink.replies["busy@example.org"]
-    tomorrow = send_digests(
-        store, mail_config, Frequency.DAILY, now=datetime.now(UTC) + timedelta(days=1)
-    )
+    tomorrow = send_digests(store, mail_config, Frequency.DAILY, now=soon(days=1))
     assert tomorrow.sent == 1
     assert store.delivery_counts(today.period) == {DeliveryStatus.SUPERSEDED: 1}
     [received] = smtp.messages
@@ -258,7 +256,7 @@ def test_permanent_failures_pause_after_three(
     gone = subscriber(store, "gone@example.org")
     subscriber(store, "fine@example.org")
     smtp.sink.replies["gone@example.org"] = "550 5.1.1 No such user"
-    start = datetime.now(UTC)
+    start = soon()
     reports = [
         send_digests(store, mail_config, Frequency.DAILY, now=start + timedelta(days=d))
         for d in range(4)
@@ -281,7 +279,7 @@ def test_success_resets_the_failure_count(
     store: Store, mail_config: Config, smtp: SMTPServer, server: FeedServer, blogs: None
 ) -> None:
     flaky = subscriber(store, "flaky@example.org")
-    start = datetime.now(UTC)
+    start = soon()
     smtp.sink.replies["flaky@example.org"] = "554 5.7.1 Rejected"
     send_digests(store, mail_config, Frequency.DAILY, now=start)
     send_digests(store, mail_config, Frequency.DAILY, now=start + timedelta(days=1))
@@ -301,8 +299,10 @@ def test_login(store: Store, mail_config: Config, blogs: None) -> None:
         subscriber(store, "ann@example.org")
         config = replace(mail_config, smtp_port=server.port, smtp_username="digest")
         with pytest.raises(MailError, match=r"refused the login 'digest': 535 .*check smtp_"):
-            send_digests(store, replace(config, smtp_password="wrong"), Frequency.DAILY)
-        assert send_digests(store, replace(config, smtp_password="s3cret"), Frequency.DAILY).sent
+            send_digests(store, replace(config, smtp_password="wrong"), Frequency.DAILY, now=soon())
+        assert send_digests(
+            store, replace(config, smtp_password="s3cret"), Frequency.DAILY, now=soon()
+        ).sent
         assert len(server.messages) == 1
     finally:
         server.stop()
@@ -311,7 +311,7 @@ def test_login(store: Store, mail_config: Config, blogs: None) -> None:
 def test_password_never_crosses_the_network_in_clear(store: Store, mail_config: Config) -> None:
     config = replace(mail_config, smtp_host="mail.example.org", smtp_username="digest")
     with pytest.raises(MailError, match="would cross the network unencrypted"):
-        send_digests(store, config, Frequency.DAILY)
+        send_digests(store, config, Frequency.DAILY, now=soon())
 
 
 def test_periods() -> None:
@@ -321,6 +321,11 @@ def test_periods() -> None:
     assert (weekly.key, weekly.start) == ("2026-W48", datetime(2026, 11, 23, tzinfo=UTC))
     new_year = period_of(Frequency.WEEKLY, datetime(2027, 1, 1, tzinfo=UTC))
     assert new_year.key == "2026-W53"
+
+
+def soon(days: int = 0) -> datetime:
+    """A moment whose digest covers the posts fetched just now (see digest.SETTLE)."""
+    return datetime.now(UTC) + SETTLE + timedelta(minutes=1, days=days)
 
 
 def _delivery_id(store: Store, period: str, subscriber_id: int) -> int:

@@ -44,6 +44,9 @@ BATCH = 500  # records read at a time
 # A digest never reaches back further than this (after a pause, say).
 LOOKBACK = {Frequency.DAILY: timedelta(days=7), Frequency.WEEKLY: timedelta(days=35)}
 KEEP_RECORDS = timedelta(days=90)
+# A digest covers posts first seen up to this long before the run: a post's first-seen
+# time is when its feed was fetched, and the fetch may still be being stored.
+SETTLE = timedelta(minutes=5)
 
 Progress = Callable[[int, int], None]
 
@@ -137,8 +140,8 @@ def send_digests(
             frequency,
             period.key,
             period_start=period.start,
-            until=now,
-            floor=now - LOOKBACK[frequency],
+            until=now - SETTLE,
+            floor=now - SETTLE - LOOKBACK[frequency],
             now=now,
         )
         composer = Composer(config, Links(config, tokens))

@@ -39,8 +39,12 @@ def _convert_timestamp(raw: bytes) -> datetime:
     return to_utc(datetime.fromisoformat(raw.decode()))
 
 
-sqlite3.register_adapter(datetime, _adapt_datetime)
-sqlite3.register_converter("TIMESTAMP", _convert_timestamp)
+def _register_datetime() -> None:
+    sqlite3.register_adapter(datetime, _adapt_datetime)
+    sqlite3.register_converter("TIMESTAMP", _convert_timestamp)
+
+
+_register_datetime()
 
 
 class Database(Protocol):
@@ -72,6 +76,10 @@ def _migrate(yoyo_url: str, dialect: str) -> None:
             backend.apply_migrations(backend.to_apply(migrations))
     finally:
         backend.connection.close()
+        # yoyo's SQLite backend registers its own datetime adapter and converter (naive
+        # ISO 8601 with microseconds) and only seems to put ours back: it rebinds
+        # sqlite3.adapters, while the driver keeps the dict yoyo changed.
+        _register_datetime()
 
 
 def _row_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
