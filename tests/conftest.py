@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import io
 import ipaddress
+import secrets
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from smtp_sink import Sink, SMTPServer
@@ -198,17 +200,21 @@ def mail_config(config: Config, smtp: SMTPServer) -> Config:
     )
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL schema of its own in the 'test' database, dropped afterwards."""
-    import secrets
-
-    import psycopg
-
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """The URL of a PostgreSQL schema of its own in the 'test' database, dropped after."""
     base = "postgresql://127.0.0.1:5432/test"
     schema = "t_" + secrets.token_hex(6)
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    yield f"{base}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    try:
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with pg_schema() as url:
+        yield url

@@ -364,7 +364,10 @@ def cmd_digest_stats(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_digest_unsubscribe(args: argparse.Namespace, config: Config) -> int:
-    _, key = check_address(args.address)
+    try:
+        _, key = check_address(args.address)
+    except InputError:
+        raise InputError(f"not an email address: {args.address!r}") from None
     with open_store(config.db) as store:
         subscriber = store.subscriber_by_address(key)
         if subscriber is not None:
