@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import dkim
@@ -16,7 +17,9 @@ from smtp_sink import Sink, SMTPServer
 from townsquare.config import Config
 from townsquare.errors import MailError
 from townsquare.model import DeliveryStatus, Frequency
+from townsquare.notify.compose import MAX_POSTS, DigestPost, group_posts, render_digest_body
 from townsquare.notify.digest import SETTLE, period_of, send_digests
+from townsquare.notify.mail import Mailer, Sent
 from townsquare.notify.subscribe import Outcome, unsubscribe
 from townsquare.store import Store
 
@@ -334,3 +337,52 @@ def _delivery_id(store: Store, period: str, subscriber_id: int) -> int:
     )
     assert row is not None
     return int(row["id"])
+
+
+def test_long_digests_are_cut_to_the_newest(mail_config: Config) -> None:
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    posts = [
+        DigestPost(
+            f"Post {i}",
+            f"https://a.example/{i}",
+            None,
+            base + timedelta(hours=i),
+            "",
+            source_id=i % 3,
+            source_title=f"Blog {i % 3}",
+            first_seen=base,
+        )
+        for i in range(MAX_POSTS + 5)
+    ]
+    groups, left_out = group_posts(posts, None, {}, {})
+    assert left_out == 5
+    kept = [p.title for g in groups for b in g.blogs for p in b.posts]
+    assert len(kept) == MAX_POSTS and "Post 0" not in kept and f"Post {MAX_POSTS + 4}" in kept
+    body = render_digest_body(mail_config, groups, left_out)
+    assert body.count == MAX_POSTS + 5
+    assert "And 5 more new posts: " in body.html
+    assert "And 5 more new posts: see them all on Townsquare:" in body.text
+
+
+def test_content_refused_at_data_counts_as_permanent(
+    store: Store, mail_config: Config, smtp: SMTPServer, blogs: None
+) -> None:
+    subscriber(store, "ann@example.org")
+    smtp.sink.data_reply = "554 5.7.1 Message rejected as spam"
+    report = send_digests(store, mail_config, Frequency.DAILY, now=soon())
+    assert (report.sent, report.refused) == (0, 1)
+    assert report.errors[0].endswith("refused: 554 5.7.1 Message rejected as spam")
+
+
+def test_a_digest_claimed_by_another_run_is_not_sent(
+    store: Store, mail_config: Config, smtp: SMTPServer
+) -> None:
+    sub = subscriber(store, "ann@example.org")
+    message = EmailMessage()
+    message["From"] = mail_config.smtp_from
+    message["To"] = sub.address
+    message.set_content("hello")
+    with Mailer(mail_config) as mailer:
+        assert mailer.send(message, claim=lambda: False).outcome is Sent.NOT_CLAIMED
+        assert mailer.send(message).outcome is Sent.SENT  # the connection is still good
+    assert len(smtp.messages) == 1

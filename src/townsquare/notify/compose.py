@@ -25,8 +25,8 @@ from ..model import Delivery, Frequency, Post, Subscriber
 from ..text import long_date
 from .tokens import CONFIRM_MAX_AGE, Links, Purpose
 
-MAX_POSTS = 100  # a digest lists at most this many posts, the newest; it links to the rest
-EXCERPT_LENGTH = 240
+MAX_POSTS = 50  # a digest lists at most this many posts, the newest; it links to the rest
+EXCERPT_LENGTH = 200
 FORGET_UNCONFIRMED_DAYS = 7
 OTHER_BLOGS = "Other blogs"  # the heading for blogs in no category
 

@@ -134,6 +134,7 @@ class Mailer:
         data = message.as_bytes(policy=SMTP)
         if self._dkim_key is None:
             return data
+        present = {name.lower() for name in message.keys()}  # noqa: SIM118 - names, unparsed
         try:
             signature = dkim.sign(
                 data,
@@ -141,7 +142,7 @@ class Mailer:
                 self._dkim_domain,
                 self._dkim_key,
                 canonicalize=(b"relaxed", b"relaxed"),
-                include_headers=[h for h in SIGNED_HEADERS if message[h.decode()] is not None],
+                include_headers=[h for h in SIGNED_HEADERS if h.decode().lower() in present],
             )
         except dkim.DKIMException as exc:
             raise MailError(f"cannot DKIM-sign email: {exc}") from None

@@ -277,10 +277,6 @@ class SubscriberStore:
             for r in rows
         ]
 
-    def delivery_status(self, delivery_id: int) -> DeliveryStatus | None:
-        row = self.db.fetchone("SELECT status FROM deliveries WHERE id = ?", (delivery_id,))
-        return None if row is None else DeliveryStatus(row["status"])
-
     def claim_delivery(self, delivery: Delivery, now: datetime) -> bool:
         """Mark a digest SENDING, just before DATA; False if another run has it."""
         return (
