@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from pathlib import Path
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import feedparser
 import jsonschema
