@@ -144,7 +144,7 @@ def _feed(i: int, posts: int) -> bytes:
     ).encode()
 
 
-WORDS = ["the", "service", "users", "we", "team", "data", "form", "council", "housing", "care", "digital", "plan", "week"]
+WORDS = ["the", "service", "users", "we", "team", "data", "form", "council", "housing", "care"]
 
 
 def populate(db: str, subscribers: int, blogs: int, posts: int) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import io
 import ipaddress
-import secrets
+import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,10 +22,12 @@ from smtp_sink import Sink, SMTPServer
 from townsquare import cli
 from townsquare.config import Config, load
 from townsquare.store import Store, open_store
+from townsquare.store.db import connect
 
 DATA = Path(__file__).parent / "data"
 FEEDS = DATA / "feeds"
 LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @dataclass
@@ -41,6 +44,14 @@ class Request:
 
 
 Route = Callable[[Request], Response]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # not a client hanging up early
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class FeedServer:
@@ -75,9 +86,10 @@ class FeedServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
         self._thread.start()
         self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
 
@@ -140,6 +152,43 @@ def store(config: Config) -> Iterator[Store]:
         yield s
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A schema of this run's own in the test database, migrated once."""
+    try:
+        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip(f"PostgreSQL is not running at {POSTGRES}")
+    schema = "test_" + uuid.uuid4().hex[:12]
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+            open_store(url).close()
+            yield url
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, db_path: str) -> Iterator[Store]:
+    """Each backend in turn: a fresh SQLite file, then PostgreSQL emptied for the test."""
+    if request.param == "sqlite":
+        with open_store(db_path) as s:
+            yield s
+        return
+    with Store(connect(request.getfixturevalue("postgres_url"), migrate=False)) as s:
+        tables = [
+            r["tablename"]
+            for r in s.db.fetchall(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                " AND tablename NOT LIKE '%yoyo%'"
+            )
+        ]
+        s.db.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        yield s
+
+
 @dataclass
 class Result:
     code: int
@@ -160,6 +209,22 @@ def run(db_path: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
         return Result(code, out.getvalue(), err.getvalue())
 
     return invoke
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema for one test, dropped afterwards."""
+    try:
+        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip(f"PostgreSQL is not running at {POSTGRES}")
+    schema = "test_" + uuid.uuid4().hex[:12]
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 # --- email (issue 7) ---------------------------------------------------------------------
@@ -198,23 +263,3 @@ def mail_config(config: Config, smtp: SMTPServer) -> Config:
         smtp_from="Townsquare <digest@townsquare.example>",
         smtp_timeout=10.0,
     )
-
-
-@contextmanager
-def pg_schema() -> Iterator[str]:
-    """The URL of a PostgreSQL schema of its own in the 'test' database, dropped after."""
-    base = "postgresql://127.0.0.1:5432/test"
-    schema = "t_" + secrets.token_hex(6)
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    with pg_schema() as url:
-        yield url

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from conftest import pg_schema
+from conftest import POSTGRES
 from townsquare.model import DeliveryStatus, Frequency
 from townsquare.store import Store, open_store
 from townsquare.store.db import connect
@@ -19,9 +21,20 @@ DAY = timedelta(days=1)
 
 @pytest.fixture(scope="module")
 def _pg() -> Iterator[str]:
-    with pg_schema() as url:
-        open_store(url).close()  # migrate once for the module
-        yield url
+    """One migrated schema for the module (migrating takes a second); emptied per test."""
+    try:
+        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip(f"PostgreSQL is not running at {POSTGRES}")
+    schema = "test_" + uuid.uuid4().hex[:12]
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+        try:
+            open_store(url).close()
+            yield url
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

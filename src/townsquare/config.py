@@ -43,6 +43,20 @@ def _int(raw: object) -> int:
     return value
 
 
+def _count(raw: object) -> int:
+    value = _int(raw)
+    if value < 1:
+        raise ValueError("expected a whole number of 1 or more")
+    return value
+
+
+def _port(raw: object) -> int:
+    value = _int(raw)
+    if value > 65535:
+        raise ValueError("expected a port number from 0 to 65535")
+    return value
+
+
 def _float(raw: object) -> float:
     value = float(str(raw).strip())
     if value <= 0:
@@ -54,7 +68,7 @@ def _str(raw: object) -> str:
     return str(raw).strip()
 
 
-def _port(raw: object) -> int:
+def _mail_port(raw: object) -> int:
     value = _int(raw)
     if not 1 <= value <= 65535:
         raise ValueError("expected a port number from 1 to 65535")
@@ -120,6 +134,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("base_url", _str, "http://127.0.0.1:8080/", "The public address of the site."),
     Setting("contact", _str, "", "How to reach the curator (an email address or a URL)."),
     Setting(
+        "about",
+        _str,
+        "",
+        "A few sentences about the site and who runs it, shown on the about page.",
+    ),
+    Setting(
+        "accessibility_statement",
+        _str,
+        "",
+        "Known accessibility problems and when they will be fixed, added to the accessibility "
+        "statement on the about page.",
+    ),
+    Setting("host", _str, "127.0.0.1", "The address 'townsquare serve' listens on."),
+    Setting("port", _port, 8080, "The port 'townsquare serve' listens on (0: any free port)."),
+    Setting("page_size", _count, 10, "Posts on each page of the river, a blog or a category."),
+    Setting(
         "allow_networks",
         _networks,
         (),
@@ -132,6 +162,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("connect_timeout", _float, 10.0, "Seconds to wait for a connection."),
     Setting("max_body_bytes", _int, 10_000_000, "Largest feed body read, after decompression."),
     Setting("poll_interval", _int, 3600, "Seconds between fetches of a healthy feed."),
+    Setting(
+        "claim_lease",
+        _int,
+        600,
+        "Seconds a worker may hold a batch of blogs before another worker may take them over.",
+    ),
+    Setting("feed_items", _count, 50, "How many of the newest posts each published feed holds."),
     Setting(
         "secret_key",
         _secret,
@@ -147,7 +184,9 @@ SETTINGS: tuple[Setting, ...] = (
         "The mail server that sends digests and confirmation emails. No email is sent "
         "while this is empty.",
     ),
-    Setting("smtp_port", _port, 587, "The mail server's port (587 for starttls, 465 for tls)."),
+    Setting(
+        "smtp_port", _mail_port, 587, "The mail server's port (587 for starttls, 465 for tls)."
+    ),
     Setting(
         "smtp_security",
         _choice("starttls", "tls", "none"),
@@ -193,6 +232,11 @@ class Config:
     site_description: str
     base_url: str
     contact: str
+    about: str
+    accessibility_statement: str
+    host: str
+    port: int
+    page_size: int
     allow_networks: tuple[Network, ...]
     fetch_concurrency: int
     fetch_per_host: int
@@ -200,6 +244,8 @@ class Config:
     connect_timeout: float
     max_body_bytes: int
     poll_interval: int
+    claim_lease: int
+    feed_items: int
     secret_key: str
     smtp_host: str
     smtp_port: int
@@ -216,6 +262,10 @@ class Config:
     @property
     def user_agent(self) -> str:
         return f"Townsquare/{__version__} (+{self.base_url})"
+
+
+def default_value(name: str) -> object:
+    return _BY_NAME[name].default
 
 
 def _parse(setting: Setting, raw: object, where: str) -> object:
