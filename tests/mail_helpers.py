@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,8 +10,8 @@ from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
 from conftest import FeedServer
+from helpers import run_pass
 from townsquare.config import Config
-from townsquare.ingest.pipeline import Ingest
 from townsquare.model import Frequency, Subscriber
 from townsquare.store import Store
 
@@ -58,11 +57,7 @@ def add_blog(
 
 def fetch_all(store: Store, config: Config) -> None:
     """One ingest pass over every blog: the only way posts enter the store."""
-    ingest = Ingest(store, config)
-    try:
-        asyncio.run(ingest.run_pass(force=True))
-    finally:
-        ingest.close()
+    run_pass(store, config, force=True)
 
 
 def subscriber(

@@ -2,52 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
-import pytest
-
-from conftest import POSTGRES
 from townsquare.model import DeliveryStatus, Frequency
-from townsquare.store import Store, open_store
-from townsquare.store.db import connect
+from townsquare.store import Store
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def _pg() -> Iterator[str]:
-    """One migrated schema for the module (migrating takes a second); emptied per test."""
-    try:
-        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip(f"PostgreSQL is not running at {POSTGRES}")
-    schema = "test_" + uuid.uuid4().hex[:12]
-    with admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
-        try:
-            open_store(url).close()
-            yield url
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        store = open_store(str(tmp_path / "store.db"))
-    else:
-        store = Store(connect(request.getfixturevalue("_pg"), migrate=False))
-        store.db.execute(
-            "TRUNCATE subscribers, categories, rate_limits, deliveries RESTART IDENTITY CASCADE"
-        )
-    with store:
-        yield store
 
 
 def _confirmed(store: Store, address: str, categories: list[int] | None = None) -> int:
@@ -63,7 +24,8 @@ def _plan(store: Store, period: str, at: datetime) -> int:
     )
 
 
-def test_requests_and_confirmation(db: Store) -> None:
+def test_requests_and_confirmation(any_store: Store) -> None:
+    db = any_store
     health = db.ensure_category("Health")
     first = db.request_subscription("Ann@example.org", "ann@example.org", Frequency.DAILY, None, T0)
     again = db.request_subscription(
@@ -90,7 +52,8 @@ def test_requests_and_confirmation(db: Store) -> None:
     assert db.subscriber_by_address("ann@example.org") is not None
 
 
-def test_a_period_is_planned_once_and_claimed_once(db: Store) -> None:
+def test_a_period_is_planned_once_and_claimed_once(any_store: Store) -> None:
+    db = any_store
     ann = _confirmed(db, "ann@example.org")
     bo = _confirmed(db, "bo@example.org")
     at = T0 + DAY
@@ -115,7 +78,8 @@ def test_a_period_is_planned_once_and_claimed_once(db: Store) -> None:
     assert db.delivery_counts("d1") == {DeliveryStatus.SENT: 1, DeliveryStatus.UNKNOWN: 1}
 
 
-def test_unsent_digests_are_superseded(db: Store) -> None:
+def test_unsent_digests_are_superseded(any_store: Store) -> None:
+    db = any_store
     ann = _confirmed(db, "ann@example.org")
     _plan(db, "d1", T0 + DAY)
     [old] = db.open_deliveries("d1")
@@ -127,7 +91,8 @@ def test_unsent_digests_are_superseded(db: Store) -> None:
     assert (new.subscriber.id, new.covers_from) == (ann, T0)  # the missed posts come along
 
 
-def test_lookback_and_pause(db: Store) -> None:
+def test_lookback_and_pause(any_store: Store) -> None:
+    db = any_store
     ann = _confirmed(db, "ann@example.org")
     late = T0 + 30 * DAY
     _plan(db, "d30", late)
@@ -143,7 +108,8 @@ def test_lookback_and_pause(db: Store) -> None:
     assert _plan(db, "d31", late + DAY) == 1
 
 
-def test_counts_name_no_one(db: Store) -> None:
+def test_counts_name_no_one(any_store: Store) -> None:
+    db = any_store
     digital = db.ensure_category("Digital")
     health = db.ensure_category("Health")
     _confirmed(db, "a@example.org")
@@ -162,7 +128,8 @@ def test_counts_name_no_one(db: Store) -> None:
     assert (counts.unconfirmed, counts.paused) == (1, 0)
 
 
-def test_rate_limit_windows(db: Store) -> None:
+def test_rate_limit_windows(any_store: Store) -> None:
+    db = any_store
     assert [db.count_hit("k", T0) for _ in range(3)] == [1, 2, 3]
     assert db.count_hit("k", T0 + DAY) == 1
     db.prune_subscriber_data(limits_before=T0 + DAY, deliveries_before=T0)
