@@ -11,6 +11,7 @@ import pytest
 from mail_helpers import parts
 from smtp_sink import SMTPServer, free_port
 from townsquare.config import Config
+from townsquare.errors import MailError
 from townsquare.model import Frequency
 from townsquare.notify.subscribe import (
     ADDRESS_LIMIT,
@@ -274,4 +275,7 @@ def test_mail_server_down(store: Store, mail_config: Config, categories: None) -
     result = subscribe(store, down, form(), client="203.0.113.9", now=NOW)
     assert result.outcome is Outcome.NOT_SENT
     assert email_enabled(down)
-    assert not email_enabled(replace(down, smtp_host=""))
+    unset = replace(down, smtp_host="")
+    assert not email_enabled(unset)
+    with pytest.raises(MailError, match=r"email is not set up: set smtp_host"):
+        subscribe(store, unset, form(), client="203.0.113.9", now=NOW)

@@ -86,8 +86,13 @@ def email_enabled(config: Config) -> bool:
 def subscribe(
     store: Store, config: Config, form: SubscriptionForm, *, client: str, now: datetime
 ) -> Result:
-    """Someone asked for emails: check the form, then send a link to confirm."""
+    """Someone asked for emails: check the form, then send a link to confirm.
+
+    Raises ``MailError`` if email is not set up (see ``email_enabled``); a mail
+    server that fails is NOT_SENT.
+    """
     tokens = Tokens(config.secret_key, clock=lambda: now)
+    mailer = Mailer(config)
     hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     if store.count_hit(_bucket(config, "client", _client_key(client)), hour) > CLIENT_LIMIT:
         return Result(Outcome.TOO_MANY)
@@ -113,7 +118,7 @@ def subscribe(
     else:
         message = composer.already_subscribed(sub, now)
     try:
-        with Mailer(config) as mailer:
+        with mailer:
             sent = mailer.send(message)
     except MailError:
         return Result(Outcome.NOT_SENT)
