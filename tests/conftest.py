@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import ipaddress
+import os
 import sys
 import threading
 import uuid
@@ -25,6 +26,11 @@ from townsquare.store import Store, open_store
 from townsquare.store.db import connect
 
 DATA = Path(__file__).parent / "data"
+SRC = Path(__file__).parent.parent / "src"
+# Commands the tests start in their own processes run this checkout's code too.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p
+)
 FEEDS = DATA / "feeds"
 LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
