@@ -41,6 +41,12 @@ BAD = {
     "websub_hub": "ftp://hub.example/",
     "websub_subscribe": "maybe",
     "websub_lease": "30",
+    "secret_key": "too short",
+    "smtp_port": "0",
+    "smtp_security": "ssl",
+    "smtp_timeout": "0",
+    "smtp_from": "nobody",
+    "unsubscribe_address": "nobody at example.org",
 }
 
 

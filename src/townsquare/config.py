@@ -8,6 +8,7 @@ default.  A bad value raises ``ConfigError`` quoting the key and the value.
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import os
 import tomllib
@@ -81,6 +82,37 @@ def _lease(raw: object) -> int:
     if value < 60:
         raise ValueError("expected a number of seconds of 60 or more")
     return value
+
+
+def _mail_port(raw: object) -> int:
+    value = _int(raw)
+    if not 1 <= value <= 65535:
+        raise ValueError("expected a port number from 1 to 65535")
+    return value
+
+
+def _choice(*allowed: str) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        text = str(raw).strip().lower()
+        if text not in allowed:
+            raise ValueError("expected one of " + ", ".join(allowed))
+        return text
+
+    return parse
+
+
+def _mailbox(raw: object) -> str:
+    text = str(raw).strip()
+    if text and "@" not in email.utils.parseaddr(text)[1]:
+        raise ValueError("expected an email address, like 'Townsquare <digest@example.org>'")
+    return text
+
+
+def _secret(raw: object) -> str:
+    text = str(raw).strip()
+    if text and len(text) < 32:
+        raise ValueError("expected at least 32 random characters")
+    return text
 
 
 def _networks(raw: object) -> tuple[Network, ...]:
@@ -175,6 +207,57 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a WebSub subscription lasts before it is renewed: asked of other hubs, and "
         "given by ours when a subscriber asks for none.",
     ),
+    Setting(
+        "secret_key",
+        _secret,
+        "",
+        "At least 32 random characters that sign the links in emails. Keep it secret: "
+        "changing it stops every link in emails already sent from working.",
+        secret=True,
+    ),
+    Setting(
+        "smtp_host",
+        _str,
+        "",
+        "The mail server that sends digests and confirmation emails. No email is sent "
+        "while this is empty.",
+    ),
+    Setting(
+        "smtp_port", _mail_port, 587, "The mail server's port (587 for starttls, 465 for tls)."
+    ),
+    Setting(
+        "smtp_security",
+        _choice("starttls", "tls", "none"),
+        "starttls",
+        "starttls, tls, or none (only for a mail server on this machine).",
+    ),
+    Setting("smtp_username", _str, "", "The login for the mail server, if it needs one."),
+    Setting("smtp_password", _str, "", "The password for the mail server login.", secret=True),
+    Setting("smtp_timeout", _float, 30.0, "Seconds to wait for the mail server at each step."),
+    Setting(
+        "smtp_from",
+        _mailbox,
+        "",
+        "The sender of every email, for example 'Townsquare <digest@example.org>'.",
+    ),
+    Setting(
+        "unsubscribe_address",
+        _mailbox,
+        "",
+        "Where mail clients send unsubscribe requests by email (List-Unsubscribe mailto). "
+        "Default: the smtp_from address.",
+    ),
+    Setting(
+        "dkim_private_key",
+        _str,
+        "",
+        "A PEM file with the RSA private key that DKIM-signs every email. No signing "
+        "while this is empty.",
+    ),
+    Setting("dkim_selector", _str, "townsquare", "The DKIM selector: its DNS record's name."),
+    Setting(
+        "dkim_domain", _str, "", "The domain of the DKIM signature. Default: smtp_from's domain."
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -204,6 +287,18 @@ class Config:
     websub_hub: str
     websub_subscribe: bool
     websub_lease: int
+    secret_key: str
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_username: str
+    smtp_password: str
+    smtp_timeout: float
+    smtp_from: str
+    unsubscribe_address: str
+    dkim_private_key: str
+    dkim_selector: str
+    dkim_domain: str
 
     @property
     def user_agent(self) -> str:

@@ -1,8 +1,8 @@
 """The store: everything Townsquare keeps, behind one class.
 
 ``Store`` is split by domain (``sources``, ``categories``, ``posts``,
-``revision``, ``websub``) into mixins over one ``Database``; the same code runs on
-SQLite and PostgreSQL.
+``subscribers``, ``revision``, ``websub``) into mixins over one ``Database``; the
+same code runs on SQLite and PostgreSQL.
 Open it with ``open_store(url)``, which also brings the schema up to date.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from .db import Database, connect
 from .posts import BlogActivity, FetchLogEntry, LeftOutPost, LoggedFetch, PostStore
 from .revision import Revision, RevisionStore
+from .subscribers import SubscriberStore
 from .websub import WebSubStore
 
 __all__ = [
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 
-class Store(PostStore, RevisionStore, WebSubStore):
+class Store(SubscriberStore, PostStore, RevisionStore, WebSubStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
