@@ -504,6 +504,8 @@ def _with_websub(store: Store, config: Config, work: Callable[[WebSub], Awaitabl
 def cmd_websub_renew(args: argparse.Namespace, config: Config) -> int:
     with open_store(config.db) as store:
         report = _with_websub(store, config, lambda w: w.renew())
+    if report.not_asking and config.websub_subscribe:
+        print(f"Not asking blogs' hubs to push their posts: {report.not_asking}")
     for line in report.failed:
         print(f"  failed: {line}")
     print(

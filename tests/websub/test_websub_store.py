@@ -81,7 +81,7 @@ def test_a_confirmed_subscription_pushes_until_it_lapses(any_store: Store) -> No
         sub, now=NOW, lease_seconds=3600, renew_at=NOW + timedelta(minutes=45),
         push_until=NOW + timedelta(hours=1),
     )  # fmt: skip
-    live = any_store.subscription(sub.id)
+    live = any_store.subscription_of(source.id)
     assert live is not None and live.state is SubscriptionState.ACTIVE
     assert live.lease_expires == NOW + timedelta(hours=1)
     assert any_store.source(source.id).push_until == NOW + timedelta(hours=1)
@@ -89,7 +89,7 @@ def test_a_confirmed_subscription_pushes_until_it_lapses(any_store: Store) -> No
     any_store.push_arrived(live, now=NOW, push_until=NOW + timedelta(minutes=50))
     assert any_store.source(source.id).push_until == NOW + timedelta(minutes=50)
     any_store.subscription_lapsed(live, error="gone", failures=1, retry_at=NOW + timedelta(hours=1))
-    lapsed = any_store.subscription(sub.id)
+    lapsed = any_store.subscription_of(source.id)
     assert lapsed is not None and lapsed.state is SubscriptionState.FAILED
     assert lapsed.last_error == "gone" and lapsed.lease_expires is None
     assert any_store.source(source.id).push_until is None

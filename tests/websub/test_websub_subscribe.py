@@ -349,3 +349,23 @@ def test_websub_run_sends_new_posts_until_stopped(
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=10)
     assert (proc.returncode, out) == (0, "Stopped\n")
+
+
+def test_a_site_hubs_cannot_reach_asks_no_hub(
+    instances: Callable[..., Instance],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    a = instances("a")
+    b = instances("b")
+    b.store.add_source(a.feed, "Townsquare A", now=datetime.now(UTC))
+    b.ingest()
+    monkeypatch.setenv("TOWNSQUARE_ALLOW_NETWORKS", "")  # as deployed: 127.0.0.1 is private
+    monkeypatch.setenv("TOWNSQUARE_BASE_URL", b.url)
+    assert cli.main(["--db", b.db, "websub", "renew"]) == 0
+    assert capsys.readouterr().out == (
+        f"Not asking blogs' hubs to push their posts: hubs cannot reach this site at {b.url}: "
+        "set base_url to its public address\n"
+        "WebSub subscriptions: 0 asked of their hubs, 0 ended, 0 failed\n"
+    )
+    assert b.store.subscriptions() == [] and a.store.hub_subscriptions(datetime.now(UTC)) == []

@@ -177,12 +177,6 @@ class WebSubStore:
         )
         return None if row is None else _subscription(row)
 
-    def subscription(self, subscription_id: int) -> Subscription | None:
-        row = self.db.fetchone(
-            f"SELECT {_SUBSCRIPTION} FROM websub_subscriptions WHERE id = ?", (subscription_id,)
-        )
-        return None if row is None else _subscription(row)
-
     def subscription_of(self, source_id: int) -> Subscription | None:
         row = self.db.fetchone(
             f"SELECT {_SUBSCRIPTION} FROM websub_subscriptions WHERE source_id = ?", (source_id,)

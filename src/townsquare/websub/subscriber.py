@@ -10,19 +10,24 @@
                subscription's secret, then the body takes the one path every
                post takes (``Ingest.ingest_result``)
 
+Nothing is asked while ``base_url`` names this machine or a private network
+(hubs could not reach the callback), or with ``websub_subscribe`` off.
 A blog whose hub pushes is polled daily (``ingest.schedule``) until its lease
 ends or the hub has been silent a week (``protocol.push_until``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from ..config import Config
 from ..ingest.fetch import Fetcher, parse_link_header
+from ..ingest.guard import is_allowed
 from ..ingest.pipeline import Ingest
 from ..ingest.schedule import backoff
 from ..model import FetchOutcome, FetchResult
@@ -38,6 +43,21 @@ def callback_url(config: Config, key: str) -> str:
     return config.base_url + CALLBACK_PATH + key
 
 
+def unreachable(config: Config) -> str | None:
+    """Why hubs could not reach our callbacks, if they could not: ``base_url`` names
+    this machine or a private network (one the network guard refuses)."""
+    host = urlsplit(config.base_url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost" and not host.endswith(".localhost"):
+            return None
+    else:
+        if is_allowed(host, config.allow_networks):
+            return None
+    return f"hubs cannot reach this site at {config.base_url}: set base_url to its public address"
+
+
 @dataclass(slots=True)
 class Maintenance:
     """What one maintenance pass did."""
@@ -45,6 +65,7 @@ class Maintenance:
     asked: int = 0  # subscription requests the hubs accepted (new and renewals)
     ended: int = 0  # subscriptions ended
     failed: list[str] = field(default_factory=list)  # one line per failure
+    not_asking: str | None = None  # why no hub is asked, if none is
 
 
 class Subscriber:
@@ -59,9 +80,10 @@ class Subscriber:
     async def maintain(self, now: datetime | None = None) -> Maintenance:
         """One pass: start, renew, retry and end subscriptions that are due."""
         now = now or datetime.now(UTC)
-        report = Maintenance()
-        self.store.mark_unwanted(now, every=not self.config.websub_subscribe)
-        if self.config.websub_subscribe:
+        report = Maintenance(not_asking=unreachable(self.config))
+        asking = self.config.websub_subscribe and report.not_asking is None
+        self.store.mark_unwanted(now, every=not asking)
+        if asking:
             for wanted in self.store.wanted_hubs():
                 self.store.start_subscription(
                     wanted.source_id,
@@ -84,7 +106,9 @@ class Subscriber:
         """Only the ending part of ``maintain``: tell the hubs of removed blogs to stop."""
         now = now or datetime.now(UTC)
         report = Maintenance()
-        self.store.mark_unwanted(now, every=not self.config.websub_subscribe)
+        self.store.mark_unwanted(
+            now, every=not self.config.websub_subscribe or unreachable(self.config) is not None
+        )
         unwanted = SubscriptionState.UNSUBSCRIBING
         for sub in self.store.claim_subscriptions(now, hold=protocol.VERIFY_WAIT, state=unwanted):
             await self._end(sub, now, report)
