@@ -141,6 +141,12 @@ def test_pushes_not_signed_with_the_secret_are_refused(
         signed = protocol.sign(sub.secret, body, algorithm)
         assert _push(b, sub.callback_key, body, signed) == (200, "Received: 0 new, 0 updated.")
 
+    b.store.update_source(sub.source_id or 0, enabled=False)  # the curator pauses the blog
+    assert _push(b, sub.callback_key, body, protocol.sign(sub.secret, body)) == (
+        410,
+        "This site no longer takes posts from that blog.",
+    )
+
 
 def _check(b: Instance, key: str, **params: str) -> tuple[int, str, str]:
     answer = b.get(f"/websub/callback/{key}?{urlencode(params)}")

@@ -47,7 +47,7 @@ async def callback(request: Request) -> Response:
     site: Site = request.app.state.site
     key = request.path_params["key"]
     if request.method == "GET":
-        params = {k: v for k, v in request.query_params.multi_items()[::-1]}  # first one wins
+        params = dict(reversed(request.query_params.multi_items()))  # the first one wins
         return _text(subscriber.confirm(site.store, site.config, key, params))
     body = await _body(request, site.config.max_body_bytes)
     if body is None:
@@ -74,9 +74,10 @@ async def hub(request: Request) -> Response:
     if site.hub_checks >= MAX_CHECKS:
         busy = Answer(429, "The hub is busy. Try again in a minute.")
         return PlainTextResponse(busy.text + "\n", busy.status, {"Retry-After": "60"})
-    site.hub_checks += 1
 
     async def check(request: our_hub.HubRequest) -> None:
+        # Counted while it runs: a check that never starts (the client hung up) holds nothing.
+        site.hub_checks += 1
         try:
             await our_hub.verify(site.store, site.config, request)
         finally:

@@ -76,7 +76,7 @@ def check_request(store: Store, config: Config, fields: Mapping[str, str]) -> Hu
         return Answer(400, "hub.mode must be subscribe or unsubscribe.")
     topic, callback = fields.get("hub.topic", ""), fields.get("hub.callback", "")
     if feed_of(store, config, topic) is None:
-        return Answer(400, f"hub.topic must be one of this site's feeds, under {config.base_url}")
+        return Answer(400, f"hub.topic must be one of this site's feeds, under {config.base_url}.")
     if not protocol.is_web_url(callback):
         return Answer(400, "hub.callback must be an http or https address.")
     secret = fields.get("hub.secret") or None

@@ -239,6 +239,9 @@ async def receive(
     problem = protocol.signature_problem(sub.secret, body, headers.get("x-hub-signature"))
     if problem is not None:
         return Answer(403, problem[:1].upper() + problem[1:] + ".")
+    source = store.source(sub.source_id)
+    if not source.enabled:  # paused by the curator: the subscription ends at the next pass
+        return Answer(410, "This site no longer takes posts from that blog.")
     store.push_arrived(sub, now=now, push_until=protocol.push_until(sub.lease_expires, now))
     source = store.source(sub.source_id)
     hubs, self_link = parse_link_header(links, sub.topic)
