@@ -81,9 +81,8 @@ class Subscriber:
         """One pass: start, renew, retry and end subscriptions that are due."""
         now = now or datetime.now(UTC)
         report = Maintenance(not_asking=unreachable(self.config))
-        asking = self.config.websub_subscribe and report.not_asking is None
-        self.store.mark_unwanted(now, every=not asking)
-        if asking:
+        self.store.mark_unwanted(now, every=not self._asking())
+        if self._asking():
             for wanted in self.store.wanted_hubs():
                 self.store.start_subscription(
                     wanted.source_id,
@@ -106,13 +105,15 @@ class Subscriber:
         """Only the ending part of ``maintain``: tell the hubs of removed blogs to stop."""
         now = now or datetime.now(UTC)
         report = Maintenance()
-        self.store.mark_unwanted(
-            now, every=not self.config.websub_subscribe or unreachable(self.config) is not None
-        )
+        self.store.mark_unwanted(now, every=not self._asking())
         unwanted = SubscriptionState.UNSUBSCRIBING
         for sub in self.store.claim_subscriptions(now, hold=protocol.VERIFY_WAIT, state=unwanted):
             await self._end(sub, now, report)
         return report
+
+    def _asking(self) -> bool:
+        """Whether hubs are to be asked at all."""
+        return self.config.websub_subscribe and unreachable(self.config) is None
 
     async def _ask(self, sub: Subscription, now: datetime, report: Maintenance) -> None:
         # Recorded first: a hub may check with us before it answers this request.
