@@ -38,6 +38,9 @@ BAD = {
     "claim_lease": "ten minutes",
     "port": "65536",
     "page_size": "0",
+    "smtp_port": "smtp",
+    "smtp_from": "not an address",
+    "curator_email": "curator",
 }
 
 

@@ -8,6 +8,7 @@ default.  A bad value raises ``ConfigError`` quoting the key and the value.
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import os
 import tomllib
@@ -65,6 +66,13 @@ def _float(raw: object) -> float:
 
 def _str(raw: object) -> str:
     return str(raw).strip()
+
+
+def _mailbox(raw: object) -> str:
+    text = str(raw).strip()
+    if text and "@" not in email.utils.parseaddr(text)[1]:
+        raise ValueError("expected an email address, like 'Townsquare <digest@example.org>'")
+    return text
 
 
 def _networks(raw: object) -> tuple[Network, ...]:
@@ -137,6 +145,27 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a worker may hold a batch of blogs before another worker may take them over.",
     ),
     Setting("feed_items", _count, 50, "How many of the newest posts each published feed holds."),
+    Setting(
+        "smtp_host",
+        _str,
+        "",
+        "The mail server that sends digests and confirmation emails. No email is sent "
+        "while this is empty.",
+    ),
+    Setting("smtp_port", _port, 587, "The mail server's port (587 for starttls, 465 for tls)."),
+    Setting(
+        "smtp_from",
+        _mailbox,
+        "",
+        "The sender of every email, for example 'Townsquare <digest@example.org>'.",
+    ),
+    Setting(
+        "curator_email",
+        _mailbox,
+        "",
+        "Where the weekly health email goes (default: the contact setting, when it is an "
+        "email address).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -163,10 +192,24 @@ class Config:
     poll_interval: int
     claim_lease: int
     feed_items: int
+    smtp_host: str
+    smtp_port: int
+    smtp_from: str
+    curator_email: str
 
     @property
     def user_agent(self) -> str:
         return f"Townsquare/{__version__} (+{self.base_url})"
+
+    @property
+    def curator_address(self) -> str:
+        """Where mail for the curator goes: ``curator_email``, else ``contact`` if an address."""
+        if self.curator_email:
+            return self.curator_email
+        contact = self.contact
+        if "@" in contact and " " not in contact and "://" not in contact:
+            return contact.removeprefix("mailto:")
+        return ""
 
 
 def default_value(name: str) -> object:
