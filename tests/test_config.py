@@ -38,8 +38,12 @@ BAD = {
     "claim_lease": "ten minutes",
     "port": "65536",
     "page_size": "0",
-    "smtp_port": "smtp",
-    "smtp_from": "not an address",
+    "secret_key": "too short",
+    "smtp_port": "0",
+    "smtp_security": "ssl",
+    "smtp_timeout": "0",
+    "smtp_from": "nobody",
+    "unsubscribe_address": "nobody at example.org",
     "curator_email": "curator",
 }
 

@@ -16,7 +16,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -28,7 +28,9 @@ from .ingest.clean import plain_text
 from .ingest.discover import discover
 from .ingest.fetch import Fetcher
 from .ingest.pipeline import Ingest, PassReport
-from .model import Post, Source
+from .model import Frequency, Post, Source
+from .notify.address import check_address
+from .notify.digest import DigestReport, send_digests
 from .opml import read_opml
 from .publish.opml import blogs_opml, category_opml
 from .publish.static_site import build_site
@@ -378,6 +380,90 @@ def _port(args: argparse.Namespace, config: Config) -> int:
     return config.port if args.port is None else int(args.port)
 
 
+def _digest_line(r: DigestReport) -> str:
+    noun = f"{r.frequency.value} digest{'s' if r.sent != 1 else ''}"
+    return (
+        f"Sent {r.sent} {noun} for {r.period} in {r.seconds:.1f} s: {r.empty} with nothing new, "
+        f"{r.retry} to try again next run, {r.refused} refused ({r.paused} subscribers paused), "
+        f"{r.unknown} perhaps not delivered"
+    )
+
+
+def cmd_digest_send(args: argparse.Namespace, config: Config) -> int:
+    frequencies = [Frequency(args.frequency)] if args.frequency else list(Frequency)
+    reports = []
+    with open_store(config.db) as store:
+        for frequency in frequencies:
+            reports.append(
+                send_digests(
+                    store,
+                    config,
+                    frequency,
+                    progress=ProgressBar(f"Sending {frequency.value} digests"),
+                )
+            )
+    if args.json:
+        _print_json([{**asdict(r), "frequency": r.frequency.value} for r in reports])
+        return 0
+    for r in reports:
+        for line in r.errors:
+            print(f"  {line}")
+        if r.resolved:
+            print(
+                f"  {r.resolved} digest{'s' if r.resolved != 1 else ''} left by a stopped run "
+                "may have been delivered: they will not be sent again"
+            )
+        print(_digest_line(r))
+    return 0
+
+
+def cmd_digest_stats(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        counts = store.subscriber_counts()
+    if args.json:
+        _print_json(
+            {
+                "confirmed": {f.value: n for f, n in counts.confirmed.items()},
+                "all_categories": {f.value: n for f, n in counts.all_categories.items()},
+                "categories": {
+                    name: {f.value: n for f, n in by.items()}
+                    for name, by in counts.by_category.items()
+                },
+                "unconfirmed": counts.unconfirmed,
+                "paused": counts.paused,
+            }
+        )
+        return 0
+    rows = [
+        ("Everyone", counts.confirmed),
+        ("All categories", counts.all_categories),
+        *counts.by_category.items(),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"{'Subscribers':<{width}}  {'daily':>7}  {'weekly':>7}")
+    for name, by in rows:
+        print(f"{name:<{width}}  {by[Frequency.DAILY]:>7}  {by[Frequency.WEEKLY]:>7}")
+    print(f"\nNot confirmed yet: {counts.unconfirmed}.")
+    print(f"Paused after refused emails: {counts.paused}.")
+    return 0
+
+
+def cmd_digest_unsubscribe(args: argparse.Namespace, config: Config) -> int:
+    try:
+        _, key = check_address(args.address)
+    except InputError:
+        raise InputError(f"not an email address: {args.address!r}") from None
+    with open_store(config.db) as store:
+        subscriber = store.subscriber_by_address(key)
+        if subscriber is not None:
+            store.remove_subscriber(subscriber.id)
+    if subscriber is None:
+        print(f"No subscriber has the address {args.address!r}: nothing to do")
+    else:
+        print(f"Unsubscribed {args.address!r}: the address is forgotten")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     import ipaddress
 
@@ -562,6 +648,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--to", metavar="ADDRESS", help="send it here (default: curator_email)")
     p.add_argument("--print", action="store_true", help="print it instead of sending it")
+
+    digest = sub.add_parser("digest", help="Email digests: send them, count subscribers.")
+    digest_sub = digest.add_subparsers(dest="digest_command", metavar="COMMAND", required=True)
+    p = digest_sub.add_parser(
+        "send",
+        help="Send this period's digests; safe to run again.",
+        description="Send the digests due now: daily ones for today (UTC), weekly ones for "
+        "this ISO week. Running it again sends only what is still to send.",
+    )
+    p.set_defaults(handler=cmd_digest_send)
+    p.add_argument("--frequency", choices=[f.value for f in Frequency], help="default: both")
+    p.add_argument("--json", action="store_true")
+    p = digest_sub.add_parser(
+        "stats", help="Count subscribers by frequency and category (no addresses)."
+    )
+    p.set_defaults(handler=cmd_digest_stats)
+    p.add_argument("--json", action="store_true")
+    p = digest_sub.add_parser(
+        "unsubscribe",
+        help="Unsubscribe an address by hand (for requests sent by email).",
+    )
+    p.set_defaults(handler=cmd_digest_unsubscribe)
+    p.add_argument("address")
     return parser
 
 

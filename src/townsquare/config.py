@@ -68,10 +68,34 @@ def _str(raw: object) -> str:
     return str(raw).strip()
 
 
+def _mail_port(raw: object) -> int:
+    value = _int(raw)
+    if not 1 <= value <= 65535:
+        raise ValueError("expected a port number from 1 to 65535")
+    return value
+
+
+def _choice(*allowed: str) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        text = str(raw).strip().lower()
+        if text not in allowed:
+            raise ValueError("expected one of " + ", ".join(allowed))
+        return text
+
+    return parse
+
+
 def _mailbox(raw: object) -> str:
     text = str(raw).strip()
     if text and "@" not in email.utils.parseaddr(text)[1]:
         raise ValueError("expected an email address, like 'Townsquare <digest@example.org>'")
+    return text
+
+
+def _secret(raw: object) -> str:
+    text = str(raw).strip()
+    if text and len(text) < 32:
+        raise ValueError("expected at least 32 random characters")
     return text
 
 
@@ -146,18 +170,55 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("feed_items", _count, 50, "How many of the newest posts each published feed holds."),
     Setting(
+        "secret_key",
+        _secret,
+        "",
+        "At least 32 random characters that sign the links in emails. Keep it secret: "
+        "changing it stops every link in emails already sent from working.",
+        secret=True,
+    ),
+    Setting(
         "smtp_host",
         _str,
         "",
         "The mail server that sends digests and confirmation emails. No email is sent "
         "while this is empty.",
     ),
-    Setting("smtp_port", _port, 587, "The mail server's port (587 for starttls, 465 for tls)."),
+    Setting(
+        "smtp_port", _mail_port, 587, "The mail server's port (587 for starttls, 465 for tls)."
+    ),
+    Setting(
+        "smtp_security",
+        _choice("starttls", "tls", "none"),
+        "starttls",
+        "starttls, tls, or none (only for a mail server on this machine).",
+    ),
+    Setting("smtp_username", _str, "", "The login for the mail server, if it needs one."),
+    Setting("smtp_password", _str, "", "The password for the mail server login.", secret=True),
+    Setting("smtp_timeout", _float, 30.0, "Seconds to wait for the mail server at each step."),
     Setting(
         "smtp_from",
         _mailbox,
         "",
         "The sender of every email, for example 'Townsquare <digest@example.org>'.",
+    ),
+    Setting(
+        "unsubscribe_address",
+        _mailbox,
+        "",
+        "Where mail clients send unsubscribe requests by email (List-Unsubscribe mailto). "
+        "Default: the smtp_from address.",
+    ),
+    Setting(
+        "dkim_private_key",
+        _str,
+        "",
+        "A PEM file with the RSA private key that DKIM-signs every email. No signing "
+        "while this is empty.",
+    ),
+    Setting("dkim_selector", _str, "townsquare", "The DKIM selector: its DNS record's name."),
+    Setting(
+        "dkim_domain", _str, "", "The domain of the DKIM signature. Default: smtp_from's domain."
     ),
     Setting(
         "curator_email",
@@ -192,9 +253,18 @@ class Config:
     poll_interval: int
     claim_lease: int
     feed_items: int
+    secret_key: str
     smtp_host: str
     smtp_port: int
+    smtp_security: str
+    smtp_username: str
+    smtp_password: str
+    smtp_timeout: float
     smtp_from: str
+    unsubscribe_address: str
+    dkim_private_key: str
+    dkim_selector: str
+    dkim_domain: str
     curator_email: str
 
     @property

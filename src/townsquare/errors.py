@@ -12,7 +12,7 @@ and the website show its message, never a traceback::
     │       └── PostGoneError   the curator took the post down
     ├── SourceExistsError       the feed is already listed
     ├── InputError              something a person typed is not usable
-    ├── MailError               an email could not be sent
+    ├── MailError               email cannot be sent: not set up, or the mail server failed
     └── FeedError               a feed could not be fetched or read
         ├── BlockedAddressError the address is not allowed (private network)
         ├── FetchError          network or HTTP failure
@@ -76,7 +76,7 @@ class InputError(TownsquareError):
 
 
 class MailError(TownsquareError):
-    """The mail server refused or could not be reached, or no mail server is set."""
+    """Email cannot be sent: it is not set up, or the mail server cannot be used."""
 
 
 class FeedError(TownsquareError):

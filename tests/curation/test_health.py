@@ -11,7 +11,7 @@ import pytest
 
 from conftest import FeedServer, Response, Result
 from helpers import Item, rss, run_pass
-from smtp_mailbox import Mailbox
+from smtp_sink import SMTPServer
 from townsquare.config import Config
 from townsquare.curation.health import Health, assess, health_of, needs_attention
 from townsquare.curation.health_email import compose
@@ -136,10 +136,11 @@ def test_a_quiet_week(store: Store, config: Config) -> None:
 
 
 def test_the_command_sends_it_through_the_mail_server(
-    run: Callable[..., Result], mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+    run: Callable[..., Result], smtp: SMTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TOWNSQUARE_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("TOWNSQUARE_SMTP_PORT", str(mailbox.port))
+    monkeypatch.setenv("TOWNSQUARE_SMTP_PORT", str(smtp.port))
+    monkeypatch.setenv("TOWNSQUARE_SMTP_SECURITY", "none")
     monkeypatch.setenv("TOWNSQUARE_SMTP_FROM", "Townsquare <site@blogs.example.org>")
     monkeypatch.setenv("TOWNSQUARE_CONTACT", "curator@blogs.example.org")
     result = run("health-email")
@@ -147,7 +148,7 @@ def test_the_command_sends_it_through_the_mail_server(
     assert result.out == (
         "Sent the health email to curator@blogs.example.org: Townsquare: all blogs healthy\n"
     )
-    (sent,) = mailbox.wait_for(1)
+    (sent,) = [r.message for r in smtp.messages]
     assert sent["To"] == "curator@blogs.example.org"
     assert sent["From"] == "Townsquare <site@blogs.example.org>"
     assert sent["Subject"] == "Townsquare: all blogs healthy"
@@ -155,7 +156,7 @@ def test_the_command_sends_it_through_the_mail_server(
 
     other = run("health-email", "--to", "deputy@example.org")
     assert other.code == 0
-    assert mailbox.wait_for(2)[1]["To"] == "deputy@example.org"
+    assert smtp.messages[1].message["To"] == "deputy@example.org"
 
 
 def test_the_command_says_what_is_missing(
@@ -167,7 +168,7 @@ def test_the_command_says_what_is_missing(
     assert "no address to send the health email to: set curator_email" in nowhere.err
     no_server = run("health-email", "--to", "a@example.org")
     assert no_server.code == 1
-    assert "set smtp_from" in no_server.err or "set smtp_host" in no_server.err
+    assert "email is not set up: set smtp_host" in no_server.err
     printed = run("health-email", "--print")
     assert printed.code == 0
     assert printed.out.startswith("Subject: Townsquare: all blogs healthy\n\nBlog health for")

@@ -4,19 +4,21 @@ guarded fetcher), and the curator's decisions, each emailed through a real SMTP 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from email.utils import format_datetime
 
 import pytest
 
 from conftest import FeedServer, Response
 from helpers import Item, rss, run_pass
-from smtp_mailbox import Mailbox
+from smtp_sink import SMTPServer
 from townsquare.config import Config
 from townsquare.curation import moderate
 from townsquare.curation.checks import check_blog, check_item
 from townsquare.errors import InputError
-from townsquare.store import Check, ItemKind, ItemState, Store, open_store
+from townsquare.store import Check, ItemKind, ItemState, Store
 
 NOW = datetime.now(UTC)
 RECENT = format_datetime(NOW - timedelta(days=3), usegmt=True)
@@ -88,14 +90,21 @@ def test_block_list_covers_subdomains(store: Store) -> None:
 
 
 @pytest.fixture
-def mail_store(mail_config: Config) -> Store:
-    return open_store(mail_config.db)
+def curator_config(mail_config: Config) -> Config:
+    """Email to the test SMTP server, from a site with a name and an address of its own."""
+    return replace(
+        mail_config, site_name="Public sector blogs", base_url="https://blogs.example.org/"
+    )
+
+
+def _sent(smtp: SMTPServer) -> list[EmailMessage]:
+    return [r.message for r in smtp.messages]
 
 
 def test_approving_a_suggestion_lists_the_blog_and_tells_the_suggester(
-    server: FeedServer, mail_store: Store, mail_config: Config, mailbox: Mailbox
+    server: FeedServer, store: Store, curator_config: Config, smtp: SMTPServer
 ) -> None:
-    store, config = mail_store, mail_config
+    config = curator_config
     server.feed("/feed", rss([Item("Fresh", guid="a", date=RECENT)], title="Good blog"))
     item = store.add_item(ItemKind.SUGGESTION, _site(server), "Sam", "sam@example.org", "", NOW)
     asyncio.run(check_item(store, config, item.id))
@@ -126,7 +135,7 @@ def test_approving_a_suggestion_lists_the_blog_and_tells_the_suggester(
         "ada",
         "Emailed sam@example.org.",
     )
-    (sent,) = mailbox.wait_for(1)
+    (sent,) = _sent(smtp)
     assert sent["To"] == "sam@example.org"
     assert sent["Subject"] == "A good blog is now on Public sector blogs"
     text = sent.get_content()
@@ -137,15 +146,14 @@ def test_approving_a_suggestion_lists_the_blog_and_tells_the_suggester(
 
 
 def test_declining_says_why_and_may_block_the_site(
-    mail_store: Store, mail_config: Config, mailbox: Mailbox
+    store: Store, curator_config: Config, smtp: SMTPServer
 ) -> None:
-    store = mail_store
     item = store.add_item(
         ItemKind.SUGGESTION, "https://casino.example/", "", "x@example.org", "", NOW
     )
     emailed = moderate.decline(
         store,
-        mail_config,
+        curator_config,
         item,
         "ada",
         reason="It is not about public services.",
@@ -154,16 +162,16 @@ def test_declining_says_why_and_may_block_the_site(
     )
     assert emailed == "Emailed x@example.org."
     assert store.blocked("casino.example") is not None
-    (sent,) = mailbox.wait_for(1)
+    (sent,) = _sent(smtp)
     assert sent["Subject"] == "About your suggestion to Public sector blogs"
     assert "Why: It is not about public services." in sent.get_content()
     assert sent.get_content().startswith("Hello,")
 
 
 def test_approving_a_takedown_hides_the_post_and_an_excerpts_request_switches_the_blog(
-    server: FeedServer, mail_store: Store, mail_config: Config, mailbox: Mailbox
+    server: FeedServer, store: Store, curator_config: Config, smtp: SMTPServer
 ) -> None:
-    store, config = mail_store, mail_config
+    config = curator_config
     url = server.feed("/feed", rss([Item("Mine", link="https://blog.example/mine", guid="m")]))
     source = store.add_source(url, "Owner's blog", site_url="https://blog.example/", now=NOW)
     run_pass(store, config)
@@ -207,7 +215,7 @@ def test_approving_a_takedown_hides_the_post_and_an_excerpts_request_switches_th
         store, config, shorter, "ada", source_id=source.id, now=NOW
     )
     assert after.excerpts_only
-    subjects = [m["Subject"] for m in mailbox.wait_for(2)]
+    subjects = [m["Subject"] for m in _sent(smtp)]
     assert subjects == [
         "We have removed a post from Public sector blogs",
         "Public sector blogs now shows excerpts of Owner's blog",
@@ -217,6 +225,8 @@ def test_approving_a_takedown_hides_the_post_and_an_excerpts_request_switches_th
 def test_a_decision_stands_when_the_email_cannot_be_sent(store: Store, config: Config) -> None:
     item = store.add_item(ItemKind.SUGGESTION, "https://a.example/", "", "a@example.org", "", NOW)
     emailed = moderate.decline(store, config, item, "ada", reason="No", block=False, now=NOW)
-    assert emailed == "No email sent: set smtp_from to the address emails come from."
+    assert (
+        emailed == "Email is not set up: set smtp_host (TOWNSQUARE_SMTP_HOST) to your mail server."
+    )
     after = store.item(item.id)
     assert after.state is ItemState.DECLINED and after.emailed == emailed

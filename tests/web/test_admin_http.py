@@ -713,7 +713,7 @@ def test_a_takedown_request_is_approved_from_the_queue(curated: Curated) -> None
     assert store.item(item.id).state is ItemState.APPROVED
     assert curated.site.get(f"/api/posts/{post.id}").status == 410
     shown = admin.get(approved.location).text
-    assert "No email sent: set smtp_from" in shown  # the decision stands, and says so
+    assert "Email is not set up: set smtp_host" in shown  # the decision stands, and says so
     declined = client.send_form(
         "/takedown",
         "/takedown",

@@ -1,61 +1,41 @@
-"""Sending the curator's emails (the weekly health email, decisions on suggestions and
-requests) through the mail server in the settings.
+"""The curator's emails (the weekly health email, decisions on suggestions and requests):
+plain text, sent one at a time through the same ``notify.mail.Mailer`` as the digests
+(the same settings, security and DKIM signing).
 
-Plain SMTP, upgraded with STARTTLS whenever the server offers it.  Every
-failure is a ``MailError`` whose message says what to do; nothing is
+Every failure is a ``MailError`` whose message says what to do; nothing is
 retried: a decision's email that could not be sent is noted in the queue.
 """
 
 from __future__ import annotations
 
-import smtplib
-import ssl
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 
 from ..config import Config
 from ..errors import MailError
-
-TIMEOUT = 30.0
+from ..notify.mail import Mailer, Sent
 
 
 def message(config: Config, to: str, subject: str, body: str) -> EmailMessage:
-    """A plain-text email from the site."""
-    if not config.smtp_from:
-        raise MailError("no email sent: set smtp_from to the address emails come from")
+    """A plain-text email from the site to ``to``."""
     mail = EmailMessage()
     mail["From"] = config.smtp_from
     mail["To"] = to
     mail["Subject"] = subject
-    mail["Date"] = formatdate(localtime=False, usegmt=True)
-    mail["Message-ID"] = make_msgid(domain=config.smtp_from.rpartition("@")[2].strip(">"))
+    mail["Date"] = format_datetime(datetime.now(UTC))
+    domain = parseaddr(config.smtp_from)[1].rpartition("@")[2] or None
+    mail["Message-ID"] = make_msgid(idstring="curator", domain=domain)
     mail.set_content(body)
     return mail
 
 
 def send(config: Config, mail: EmailMessage) -> None:
-    """Hand ``mail`` to the mail server; ``MailError`` if it is not taken."""
-    if not config.smtp_host:
-        raise MailError("no email sent: set smtp_host to your mail server to send email")
-    where = f"{config.smtp_host}:{config.smtp_port}"
-    try:
-        with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=TIMEOUT) as smtp:
-            smtp.ehlo()
-            if smtp.has_extn("starttls"):
-                smtp.starttls(context=ssl.create_default_context())
-                smtp.ehlo()
-            smtp.send_message(mail)
-    except smtplib.SMTPRecipientsRefused as exc:
-        refused = ", ".join(exc.recipients)
-        raise MailError(f"the mail server at {where} refused the address {refused}") from None
-    except smtplib.SMTPResponseException as exc:
-        reply = (
-            exc.smtp_error.decode("utf-8", "replace")
-            if isinstance(exc.smtp_error, bytes)
-            else str(exc.smtp_error)
-        )
+    """Hand ``mail`` to the mail server; ``MailError`` unless it took it."""
+    with Mailer(config) as mailer:
+        result = mailer.send(mail)
+    if result.outcome is not Sent.SENT:
         raise MailError(
-            f"the mail server at {where} answered {exc.smtp_code} {' '.join(reply.split())}"
-        ) from None
-    except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
-        raise MailError(f"could not send email through {where}: {exc}") from None
+            f"the mail server did not take the email to {mail['To']}: "
+            f"{result.reply or result.outcome.value}"
+        )

@@ -1,8 +1,8 @@
 """The store: everything Townsquare keeps, behind one class.
 
 ``Store`` is split by domain (``sources``, ``categories``, ``posts``,
-``revision``, ``filters``, ``accounts``, ``queue``) into mixins over one
-``Database``; the same code runs on SQLite and PostgreSQL.
+``subscribers``, ``revision``, ``filters``, ``accounts``, ``queue``) into mixins
+over one ``Database``; the same code runs on SQLite and PostgreSQL.
 Open it with ``open_store(url)``, which also brings the schema up to date.
 """
 
@@ -22,6 +22,7 @@ from .posts import (
 )
 from .queue import Blocked, Check, FoundFeed, ItemKind, ItemState, QueueItem, QueueStore
 from .revision import Revision, RevisionStore
+from .subscribers import SubscriberStore
 
 __all__ = [
     "AuditEntry",
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 
-class Store(PostStore, FilterStore, RevisionStore, AccountStore, QueueStore):
+class Store(SubscriberStore, PostStore, FilterStore, RevisionStore, AccountStore, QueueStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
