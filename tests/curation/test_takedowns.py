@@ -3,15 +3,20 @@ hidden whatever later fetches bring, until the curator undoes it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from conftest import FeedServer
 from helpers import Item, rss, run_pass
+from mail_helpers import Item as MailItem
+from mail_helpers import add_blog, fetch_all, parts, subscriber
+from smtp_sink import SMTPServer
 from townsquare.config import Config
 from townsquare.errors import NotFoundError, PostGoneError
 from townsquare.ingest.clean import canonical_url
+from townsquare.model import Frequency
+from townsquare.notify.digest import SETTLE, send_digests
 from townsquare.store import Store
 
 REASON = "Removed at the author's request"
@@ -86,3 +91,19 @@ def test_posts_are_found_by_their_original_address_written_any_way(
     found = store.posts_by_link(typed, canonical_url(typed))
     assert [f.post.title for f in found] == ["Take me down"]
     assert store.posts_by_link("https://blog.example/other", None) == []
+
+
+def test_a_post_taken_down_is_in_no_digest(
+    server: FeedServer, store: Store, mail_config: Config, smtp: SMTPServer
+) -> None:
+    items = [MailItem("Keep me", "keep"), MailItem("Take me down", "down")]
+    add_blog(store, server, "/blog", "A blog", items)
+    fetch_all(store, mail_config)
+    down = next(p for p in store.river(limit=10) if p.title == "Take me down")
+    store.hide_post(down.id, REASON, datetime.now(UTC))
+    subscriber(store, "ann@example.org")
+    soon = datetime.now(UTC) + SETTLE + timedelta(minutes=1)
+    assert send_digests(store, mail_config, Frequency.DAILY, now=soon).sent == 1
+    text, html = parts(smtp.messages[0].message)
+    assert "Keep me" in text and "Keep me" in html
+    assert "Take me down" not in text + html and "/down" not in text + html
