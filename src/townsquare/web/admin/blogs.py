@@ -145,9 +145,20 @@ def blogs(admin: Admin) -> Response:
 # --- adding a blog ---------------------------------------------------------------------
 
 
+def _add_page(admin: Admin, url: str = "", errors: Errors | None = None) -> Response:
+    return admin.render(
+        "admin/add.html",
+        title="Add a blog",
+        section="blogs",
+        url=url,
+        errors=errors,
+        status=400 if errors else 200,
+    )
+
+
 @page
 def add_form(admin: Admin) -> Response:
-    return admin.render("admin/add.html", title="Add a blog", section="blogs", url="")
+    return _add_page(admin)
 
 
 async def _discover(admin: Admin, url: str) -> Discovery:
@@ -161,46 +172,24 @@ def preview(admin: Admin) -> Response:
     typed = admin.form.line("url", 2000)
     errors = Errors()
     url = web_address(typed)
+    listed = admin.store.source_by_url(url) if url else None
     if not typed:
         errors.add("url", "Enter the address of the blog or its feed")
     elif url is None:
         errors.add("url", "Enter a web address in the correct format, like blog.example.org")
-    else:
-        listed = admin.store.source_by_url(url)
-        if listed is not None:
-            errors.add("url", f"This feed is already listed, as {listed.title}")
+    elif listed is not None:
+        errors.add("url", f"This feed is already listed, as {listed.title}")
     if errors or url is None:
-        return admin.render(
-            "admin/add.html",
-            title="Add a blog",
-            section="blogs",
-            url=typed,
-            errors=errors,
-            status=400,
-        )
+        return _add_page(admin, typed, errors)
     try:
         found = admin.wait(_discover, admin, url)
     except FeedError as exc:
         errors.add("url", f"We could not find a feed there: {exc}")
-        return admin.render(
-            "admin/add.html",
-            title="Add a blog",
-            section="blogs",
-            url=typed,
-            errors=errors,
-            status=400,
-        )
+        return _add_page(admin, typed, errors)
     listed = admin.store.source_by_url(found.feed_url)
     if listed is not None:
         errors.add("url", f"Its feed, {found.feed_url}, is already listed, as {listed.title}")
-        return admin.render(
-            "admin/add.html",
-            title="Add a blog",
-            section="blogs",
-            url=typed,
-            errors=errors,
-            status=400,
-        )
+        return _add_page(admin, typed, errors)
     return _preview_page(admin, found.feed_url, found.site_url, found.title, found, Errors())
 
 
