@@ -13,7 +13,7 @@ from mail_helpers import Item as MailItem
 from mail_helpers import add_blog, fetch_all, parts, subscriber
 from smtp_sink import SMTPServer
 from townsquare.config import Config
-from townsquare.errors import NotFoundError, PostGoneError
+from townsquare.errors import InputError, NotFoundError, PostGoneError
 from townsquare.ingest.clean import canonical_url
 from townsquare.model import Frequency
 from townsquare.notify.digest import SETTLE, send_digests
@@ -78,7 +78,7 @@ def test_a_takedown_survives_every_later_fetch_and_can_be_undone(
 def test_a_takedown_needs_a_post_and_a_reason(store: Store) -> None:
     with pytest.raises(NotFoundError):
         store.hide_post(12345, REASON, datetime.now(UTC))
-    with pytest.raises(ValueError, match="reason"):
+    with pytest.raises(InputError, match="needs a reason"):
         store.hide_post(1, "  ", datetime.now(UTC))
 
 

@@ -17,7 +17,7 @@ from conftest import FeedServer, Response
 from helpers import Item, rss
 from townsquare.publish.opml import blogs_opml
 from townsquare.publish.static_site import build_site
-from townsquare.store import ItemKind, ItemState
+from townsquare.store import ItemKind, ItemState, open_store
 from townsquare.web.app import ROUTES
 
 from .client import Client
@@ -110,6 +110,27 @@ def test_the_session_cookie_is_secure_when_the_site_is_served_over_https(
         assert "secure" in [a.strip().lower() for a in reply.set_cookies[0].split(";")]
     finally:
         site.close()
+
+
+def test_sessions_are_shared_by_every_web_process(curated: Curated) -> None:
+    """A second website over its own connection to the store honours the same session."""
+    client = curated.signed_in()
+    with open_store(curated.config.db) as store:
+        other = LiveSite(curated.config, store)
+        try:
+            elsewhere = Client(other.url)
+            elsewhere.cookies = dict(client.cookies)
+            page = elsewhere.get("/admin/categories")
+            assert page.status == 200 and "Signed in as" in page.text
+            assert (
+                elsewhere.post(
+                    "/admin/categories", {"csrf": page.token(), "name": "Made elsewhere"}
+                ).status
+                == 303
+            )
+        finally:
+            other.close()
+    assert "Made elsewhere" in [c.name for c in curated.store.categories()]
 
 
 def test_wrong_passwords_are_refused_without_saying_which_part_was_wrong(curated: Curated) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from ..errors import NotFoundError, PostGoneError
+from ..errors import InputError, NotFoundError, PostGoneError
 from ..model import CleanPost, FetchState, Post, SaveCounts, Source, Verdict
 from .claims import ClaimStore
 from .db import Row, to_datetime
@@ -464,7 +464,7 @@ class PostStore(ClaimStore):
         """Take a post down: it leaves every page, feed and list, and no fetch brings it
         back (the store keeps matching it by identity and leaves its hidden state alone)."""
         if not reason.strip():
-            raise ValueError("a takedown needs a reason")
+            raise InputError("a takedown needs a reason: readers see it on the status page")
         self.any_post(post_id)
         self.db.execute(
             """UPDATE posts SET hidden_reason = ?, hidden_by = ?, filter_id = NULL, hidden_at = ?

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from starlette.responses import Response
 
-from ...curation.health import URGENCY, BlogHealth, Health, assess, assess_all
+from ...curation.health import URGENCY, BlogHealth, Health, assess, assess_all, sentence
 from ...errors import FeedError, InputError, NotFoundError, SourceExistsError
 from ...ingest.clean import plain_text
 from ...ingest.discover import Discovery, discover
@@ -390,7 +390,7 @@ def fetch_now(admin: Admin) -> Done:
         return Done(f"Tried to fetch {source.title} now: {message}", here, message)
     line = report.sources[0]
     if line.error:
-        message = f"Fetched {source.title}: it failed. {line.error[:1].upper()}{line.error[1:]}."
+        message = f"Fetched {source.title}: it failed. {sentence(line.error)}"
     else:
         message = (
             f"Fetched {source.title}: {line.new} new, {line.updated} updated, "
