@@ -47,6 +47,7 @@ BAD = {
     "smtp_timeout": "0",
     "smtp_from": "nobody",
     "unsubscribe_address": "nobody at example.org",
+    "curator_email": "curator",
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import signal
@@ -582,6 +583,75 @@ def cmd_websub_status(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _read_password(username: str) -> str:
+    """The new password: asked twice on a terminal, else the first line of standard input
+    (never an argument, which other users of the machine could see)."""
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"Password for {username}: ")
+        if getpass.getpass("The same password again: ") != first:
+            raise InputError("the two passwords are not the same: nothing was changed")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_user(args: argparse.Namespace, config: Config) -> int:
+    from .curation.passwords import check_username, hash_password
+
+    now = datetime.now().astimezone()
+    with open_store(config.db) as store:
+        if args.action == "list":
+            curators = store.curators()
+            if not curators:
+                print("No curators yet. Add one with: townsquare user add USERNAME")
+            for c in curators:
+                last = long_date(c.last_login_at) if c.last_login_at else "never"
+                print(f"{c.username}  (added {long_date(c.created_at)}, last signed in {last})")
+            return 0
+        if not args.username:
+            raise InputError(f"give the username: townsquare user {args.action} USERNAME")
+        username = check_username(args.username)
+        if args.action == "remove":
+            store.remove_curator(username)
+            print(f"Removed the curator {username}")
+            return 0
+        if args.action == "add" and store.curator(username) is not None:
+            raise InputError(
+                f"there is already a curator called {username!r}: "
+                f"to change the password, run 'townsquare user password {username}'"
+            )
+        if args.action == "password" and store.curator(username) is None:
+            raise InputError(f"no such curator: {username!r}")
+        hashed = hash_password(_read_password(username))
+        if args.action == "add":
+            store.add_curator(username, hashed, now)
+            store.audit(username, "Curator account added on the command line", now)
+            print(f"Added the curator {username}: sign in at {config.base_url}admin/login")
+        else:
+            store.set_password(username, hashed)
+            store.audit(username, "Password changed on the command line", now)
+            print(f"Changed the password of {username}; their sessions have ended")
+    return 0
+
+
+def cmd_health_email(args: argparse.Namespace, config: Config) -> int:
+    from .curation.health_email import compose
+    from .curation.mail import message, send
+
+    with open_store(config.db) as store:
+        email = compose(store, config, datetime.now().astimezone())
+    if args.print:
+        print(f"Subject: {email.subject}\n\n{email.body}", end="")
+        return 0
+    to = args.to or config.curator_address
+    if not to:
+        raise InputError(
+            "no address to send the health email to: set curator_email, or give --to ADDRESS"
+        )
+    send(config, message(config, to, email.subject, email.body))
+    print(f"Sent the health email to {to}: {email.subject}")
+    return 0
+
+
 # --- wiring -----------------------------------------------------------------------------
 
 
@@ -688,6 +758,20 @@ def build_parser() -> argparse.ArgumentParser:
         "Serve the bundled sample blogs on 127.0.0.1, fetch them, then serve the website.",
     )
     _listen_arguments(p)
+    p = command(
+        "user",
+        cmd_user,
+        "Manage curator accounts: the password is asked for (or read from standard input).",
+    )
+    p.add_argument("action", choices=["add", "password", "remove", "list"])
+    p.add_argument("username", nargs="?")
+    p = command(
+        "health-email",
+        cmd_health_email,
+        "Email the curator the blogs failing for a week or silent for six months (run weekly).",
+    )
+    p.add_argument("--to", metavar="ADDRESS", help="send it here (default: curator_email)")
+    p.add_argument("--print", action="store_true", help="print it instead of sending it")
 
     digest = sub.add_parser("digest", help="Email digests: send them, count subscribers.")
     digest_sub = digest.add_subparsers(dest="digest_command", metavar="COMMAND", required=True)

@@ -258,6 +258,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "dkim_domain", _str, "", "The domain of the DKIM signature. Default: smtp_from's domain."
     ),
+    Setting(
+        "curator_email",
+        _mailbox,
+        "",
+        "Where the weekly health email goes (default: the contact setting, when it is an "
+        "email address).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -299,10 +306,21 @@ class Config:
     dkim_private_key: str
     dkim_selector: str
     dkim_domain: str
+    curator_email: str
 
     @property
     def user_agent(self) -> str:
         return f"Townsquare/{__version__} (+{self.base_url})"
+
+    @property
+    def curator_address(self) -> str:
+        """Where mail for the curator goes: ``curator_email``, else ``contact`` if an address."""
+        if self.curator_email:
+            return self.curator_email
+        contact = self.contact
+        if "@" in contact and " " not in contact and "://" not in contact:
+            return contact.removeprefix("mailto:")
+        return ""
 
 
 def default_value(name: str) -> object:

@@ -62,3 +62,13 @@ class Paths:
 
     def static(self, name: str) -> str:
         return f"{self.prefix}/static/{name}"
+
+    def suggest(self) -> str:
+        return self.prefix + "/suggest"
+
+    def takedown(self) -> str:
+        return self.prefix + "/takedown"
+
+    def admin(self, path: str = "") -> str:
+        """An address in the admin area: ``admin("blogs/3")`` is ``/admin/blogs/3``."""
+        return f"{self.prefix}/admin/{path}".rstrip("/")

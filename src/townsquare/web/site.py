@@ -41,12 +41,20 @@ class Site:
         self.hub_checks = 0  # our WebSub hub's checks under way (web/websub.py)
         self._index: SiteIndex | None = None
         self._index_lock = threading.Lock()
+        self._form_key: str | None = None
 
     def index(self, revision: int) -> SiteIndex:
         with self._index_lock:
             if self._index is None or self._index.revision != revision:
                 self._index = SiteIndex.load(self.store, revision)
             return self._index
+
+    def form_key(self) -> str:
+        """The key that signs the public forms' tokens (``forms.py``), the same in every
+        process that shares the store."""
+        if self._form_key is None:
+            self._form_key = self.store.site_key("forms")
+        return self._form_key
 
     async def cached(
         self, request: Request, build: Build, *, check: Check | None = None
