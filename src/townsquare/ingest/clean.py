@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
 
-from ..model import CleanPost, ParsedEntry, ParsedFeed
+from ..model import CleanPost, FetchResult, ParsedEntry, ParsedFeed
 
 MAX_TITLE = 1000
 MAX_NAME = 200
@@ -67,12 +67,14 @@ _CLEAN_CONTENT = {"script", "style", "template", "noscript", "iframe", "object",
                   "title", "head", "applet", "noembed", "noframes"}  # fmt: skip
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi")
 _TAG_RE = re.compile(r"<[^>]*>")
+_HIDDEN_RE = re.compile(r"<(script|style|template)\b[^>]*>.*?</\1\s*>", re.I | re.S)
 _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
 )
 _IMG = re.compile(r"<img\b[^>]*>", re.I)
 _TINY = re.compile(r"""\b(?:width|height)\s*=\s*["']?\s*[01](?:px)?\s*["'\s/>]""", re.I)
+_PLAIN_WEB_URL = re.compile(r"https?://[A-Za-z0-9][^\s/?#\\@]*(?:[/?#][^\s\\]*)?\Z", re.I)
 _EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
 
 _state = threading.local()
@@ -82,23 +84,52 @@ def _base() -> str:
     return str(getattr(_state, "base", ""))
 
 
+def _join(base: str, value: str) -> str:
+    """urljoin, with fast paths for the shapes nearly every real link has."""
+    head = value[:8].lower()
+    if head.startswith(("https://", "http://")):
+        return value
+    if value.startswith("//"):
+        return base.split(":", 1)[0] + ":" + value if base else value
+    if value.startswith("/") and base:
+        origin = _origin(base)
+        if origin:
+            return origin + value
+    return urljoin(base, value) if base else value
+
+
+def _origin(base: str) -> str:
+    cached: tuple[str, str] | None = getattr(_state, "origin", None)
+    if cached is not None and cached[0] == base:
+        return cached[1]
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    _state.origin = (base, origin)
+    return origin
+
+
 def safe_url(
     value: str | None, base: str = "", *, schemes: tuple[str, ...] = _SAFE_SCHEMES
 ) -> str | None:
     """An absolute URL with an allowed scheme, or None."""
     if not value:
         return None
-    value = _CONTROL.sub("", value).strip()
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("", value)
+    value = value.strip()
     if not value:
         return None
     try:
-        absolute = urljoin(base, value) if base else value
+        absolute = _join(base, value)
+        if _PLAIN_WEB_URL.match(absolute):
+            return absolute if "http" in schemes else None
         parts = urlsplit(absolute)
     except ValueError:
         return None
-    if parts.scheme.lower() not in schemes:
+    scheme = parts.scheme.lower()
+    if scheme not in schemes:
         return None
-    if parts.scheme.lower() in _SAFE_SCHEMES and not parts.hostname:
+    if scheme in _SAFE_SCHEMES and not parts.hostname:
         return None
     return absolute
 
@@ -160,7 +191,9 @@ _CLEANER = nh3.Cleaner(
     strip_comments=True,
     link_rel="noopener noreferrer",
     url_schemes={"http", "https", "mailto"},
-    set_tag_attribute_values={"img": {"loading": "lazy", "decoding": "async"}},
+    # One added attribute only: ammonia adds several in a random order, so the same post
+    # would come out different in each process and look edited on every fetch.
+    set_tag_attribute_values={"img": {"loading": "lazy"}},
 )
 
 
@@ -182,12 +215,13 @@ def sanitize_html(fragment: str | None, base: str) -> str:
 
 
 def plain_text(value: str | None, *, is_html: bool = True, limit: int = MAX_TITLE) -> str:
-    """Text with no markup, entities, control characters or runs of space."""
+    """Text with no markup (nor the text of scripts and styles), entities, control
+    characters or runs of space."""
     if not value:
         return ""
     text = value
     if is_html and ("<" in text or "&" in text):
-        text = html.unescape(_TAG_RE.sub(" ", text))
+        text = html.unescape(_TAG_RE.sub(" ", _HIDDEN_RE.sub(" ", text)))
         if "<" in text:  # markup that was escaped twice
             text = _TAG_RE.sub(" ", text)
     text = _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
@@ -255,7 +289,10 @@ def clean_entry(entry: ParsedEntry, now: datetime) -> CleanPost:
 
 
 def clean_feed(feed: ParsedFeed, now: datetime) -> list[CleanPost]:
-    return [clean_entry(entry, now) for entry in feed.entries]
+    """The feed's posts; an entry with no guid, link or text (a feed cut off mid-item) is
+    skipped, since it could never be matched to its complete self later."""
+    posts = (clean_entry(entry, now) for entry in feed.entries)
+    return [p for p in posts if p.guid or p.link or p.content_html]
 
 
 def feed_title(feed: ParsedFeed, fallback: str) -> str:
@@ -265,3 +302,22 @@ def feed_title(feed: ParsedFeed, fallback: str) -> str:
 
 def feed_site(feed: ParsedFeed, feed_url: str) -> str | None:
     return safe_url(feed.link, feed_url)
+
+
+MAX_HUB_URL = 2000
+
+
+def feed_hub(feed: ParsedFeed, result: FetchResult) -> tuple[str, str] | None:
+    """The WebSub hub a feed advertises and the topic to ask it for, or None.
+
+    ``Link`` headers win over links inside the feed (WebSub, section 4); the
+    topic is the feed's ``rel="self"``, else the address it was fetched from.
+    """
+    hubs = [safe_url(h) for h in result.hub_links or feed.hub_links]
+    hub = next((h for h in hubs if h and len(h) <= MAX_HUB_URL), None)
+    if hub is None:
+        return None
+    topic = safe_url(result.self_link or feed.self_link)
+    if topic is None or len(topic) > MAX_HUB_URL:
+        topic = result.final_url
+    return hub, topic

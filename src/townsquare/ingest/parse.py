@@ -18,6 +18,7 @@ import html
 import html.entities
 import json
 import re
+import threading
 from collections.abc import Iterable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta, timezone
@@ -39,17 +40,33 @@ DC = "{http://purl.org/dc/elements/1.1/}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
-_PARSER = etree.XMLParser(
-    recover=True,
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-    encoding="utf-8",
-)
+
+def _xml_parser(encoding: str | None) -> etree.XMLParser:
+    # Everything that could reach outside the document is off.
+    return etree.XMLParser(
+        recover=True,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        encoding=encoding,
+    )
+
+
+class _Parsers(threading.local):
+    """lxml parsers are not thread-safe: one set per thread."""
+
+    def __init__(self) -> None:
+        self.as_declared = _xml_parser(None)
+        self.utf8 = _xml_parser("utf-8")
+        self.windows_1252 = _xml_parser("windows-1252")
+
+
+_PARSERS = _Parsers()
+
 
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8"),
@@ -62,11 +79,15 @@ _XML_DECL_ENCODING = re.compile(
     rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:\-]+)"""
 )
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+# Labels browsers read as Windows-1252 (bytes 0x80-0x9F are curly quotes, dashes, €...)
+_WINDOWS_1252_LABELS = ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "windows-1252")
 _DOCTYPE = re.compile(r"<!DOCTYPE(?:[^\[>]*\[.*?\]\s*>|[^>]*>)", re.S | re.I)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ODD_AMP = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});)")
 _AMP = re.compile(r"&(#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{0,31};)?")
 _XML_ENTITIES = {"amp;", "lt;", "gt;", "quot;", "apos;"}
+_ROOT_START = re.compile(rb"<[A-Za-z]")
+_DOCTYPE_BYTES = re.compile(rb"<!DOCTYPE", re.I)
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)
 
 _TZ = {
@@ -82,8 +103,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         raise ParseError("the feed is empty")
     if head.startswith((b"{", b"[")):
         return _parse_json(body)
-    text = _decode(body, content_type)
-    root = _xml_root(text, url)
+    root = _xml_root(body, content_type, url)
     tag = root.tag if isinstance(root.tag, str) else ""
     if tag == "rss" or tag.endswith("}rss"):
         return _parse_rss(root, url)
@@ -124,7 +144,7 @@ def _decode(body: bytes, content_type: str | None) -> str:
         if not name:
             continue
         name = name.lower()
-        if name in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"):
+        if name in _WINDOWS_1252_LABELS:
             name = "windows-1252"
         if name.startswith("utf-16") or name.startswith("utf-32"):
             continue  # without a BOM, trust nothing but UTF-8 and friends
@@ -147,7 +167,25 @@ def _fix_amp(match: re.Match[str]) -> str:
     return "".join(f"&#{ord(c)};" for c in char)
 
 
-def _xml_root(text: str, url: str) -> etree._Element:
+def _xml_root(body: bytes, content_type: str | None, url: str) -> etree._Element:
+    """Parse as it is when the feed is well formed; repair and parse again if not."""
+    root = _ROOT_START.search(body)
+    prolog = body[: root.start()] if root else body
+    if not _DOCTYPE_BYTES.search(prolog) and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        declared = _XML_DECL_ENCODING.match(prolog)
+        as_1252 = declared is not None and (
+            declared.group(1).decode("ascii").lower() in _WINDOWS_1252_LABELS
+        )
+        parser = _PARSERS.windows_1252 if as_1252 else _PARSERS.as_declared
+        try:
+            tree = etree.fromstring(body, parser, base_url=url)
+        except etree.XMLSyntaxError:
+            tree = None
+        if tree is not None and not any(
+            e.level >= etree.ErrorLevels.ERROR for e in parser.error_log
+        ):
+            return tree
+    text = _decode(body, content_type)
     text = _XML_DECL.sub("", text, count=1)
     if "<!" in text:
         text = _DOCTYPE.sub("", text, count=1)  # no DTD, so no entity tricks
@@ -155,12 +193,16 @@ def _xml_root(text: str, url: str) -> etree._Element:
         text = _CONTROL.sub("", text)
     if _ODD_AMP.search(text):
         text = _AMP.sub(_fix_amp, text)
+    return _lxml(text.encode("utf-8"), url)
+
+
+def _lxml(data: bytes, url: str) -> etree._Element:
     try:
-        root = etree.fromstring(text.encode("utf-8"), _PARSER, base_url=url)
+        root = etree.fromstring(data, _PARSERS.utf8, base_url=url)
     except etree.XMLSyntaxError as exc:  # recover mode rarely gives up, but can
         raise ParseError(f"the feed is not readable XML: {exc.msg}") from None
     if root is None:
-        error = _PARSER.error_log.last_error
+        error = _PARSERS.utf8.error_log.last_error
         reason = f": {error.message} (line {error.line})" if error else ""
         raise ParseError(f"the feed is not readable XML{reason}")
     return root
@@ -172,7 +214,8 @@ def _xml_root(text: str, url: str) -> etree._Element:
 def _text(el: etree._Element | None) -> str | None:
     if el is None:
         return None
-    text = "".join(str(t) for t in el.itertext()).strip()
+    raw = "".join(str(t) for t in el.itertext()) if len(el) else el.text or ""
+    text = raw.strip()
     return text or None
 
 
@@ -213,6 +256,10 @@ def parse_date(text: str | None) -> datetime | None:
     if moment is None:
         with suppress(TypeError, ValueError, IndexError, OverflowError):
             moment = email.utils.parsedate_to_datetime(text)
+        if moment is not None and moment.tzinfo is None:  # a zone email.utils does not know
+            hours = _TZ.get(text.rsplit(None, 1)[-1].upper())
+            if hours is not None:
+                moment = moment.replace(tzinfo=timezone(timedelta(hours=hours)))
     if moment is None:
         moment = _dateutil(text)
     if moment is None:
@@ -364,7 +411,8 @@ def _rss_item(item: etree._Element, feed_base: str) -> ParsedEntry:
         updated=_first_date(
             _child_text(item, ATOM + "updated"), _child_text(item, DC + "modified")
         ),
-        content=_child_text(item, CONTENT + "encoded"),
+        content=_child_text(item, CONTENT + "encoded")
+        or _text(next(item.iterchildren("content:encoded"), None)),  # namespace undeclared
         summary=_child_text(item, "description"),
         categories=_categories(
             [_text(c) for c in item.findall("category")]

@@ -1,16 +1,23 @@
 """The ingest pipeline, the one path every post takes:
 
-    due | fetch | parse | clean | store
+    due | fetch | parse | clean | extract | filter | store
 
-- **due**: the store picks the enabled sources whose time has come.
+- **due**: the store hands out the enabled sources whose time has come, as
+  claims with a lease, so several workers never fetch one source at once.
 - **fetch**: ``Fetcher`` brings a ``FetchResult`` (many at once, politely).
 - **parse**: ``parse_feed`` turns the body into a ``ParsedFeed``.
 - **clean**: ``clean_feed`` turns its entries into ``CleanPost`` values.
+- **extract**: for blogs set to it, the whole article is fetched from each
+  new or changed post's page and cleaned the same way (``extract``).
+- **filter**: the blog's rules mark the posts the site leaves out
+  (``filter``); they are stored, hidden, with the reason.
 - **store**: ``Store.save_fetch`` writes the posts, the source's new state
   (decided by ``schedule.decide``) and a log line in one transaction.
 
-Parsing and cleaning are CPU work and run in a small thread pool; the store
-is written from the event loop's thread only, so SQLite has one writer.
+Parsing and cleaning are CPU work: they run in a thread for small passes and
+in one worker process per core for large ones.  The store is written by one
+writer thread, one transaction per source, so SQLite has one writer and the
+event loop keeps fetching while it writes.
 ``ingest_result`` is the same path for a body that arrived another way (a
 WebSub push, the demo, a test).
 """
@@ -18,24 +25,33 @@ WebSub push, the demo, a test).
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import random
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ..config import Config
 from ..errors import ParseError
-from ..model import CleanPost, FetchOutcome, FetchResult, SaveCounts, Source
+from ..model import CleanPost, FetchOutcome, FetchResult, PostFilter, SaveCounts, Source
 from ..store import FetchLogEntry, Store
-from .clean import clean_feed, feed_site
+from ..store.claims import new_owner
+from .clean import clean_feed, feed_hub, feed_site
+from .extract import MAX_PAGES, article_html, is_article_page, with_article
 from .fetch import Fetcher
+from .filter import filter_posts
 from .parse import parse_feed
 from .schedule import decide
 
 Progress = Callable[[int, int], None]
+
+PROCESSES_FROM = 16  # sources in a pass before parsing moves to worker processes
+PASS_LEASE = timedelta(hours=1)  # a one-off pass claims every due source at once
+MAX_CLAIM = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +91,23 @@ class PassReport:
         return sum(1 for r in self.sources if r.error is not None)
 
 
-def parse_and_clean(
-    result: FetchResult, now: datetime
-) -> tuple[list[CleanPost], str | None, str | None]:
-    """parse | clean for one body: (posts, site URL, parse error)."""
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    """What parse | clean made of one body."""
+
+    posts: list[CleanPost]
+    site_url: str | None = None
+    hub: tuple[str, str] | None = None  # the WebSub hub and topic it advertises
+    error: str | None = None  # why it could not be parsed
+
+
+def parse_and_clean(result: FetchResult, now: datetime) -> Cleaned:
+    """parse | clean for one body."""
     try:
         feed = parse_feed(result.body, result.final_url, result.content_type)
     except ParseError as exc:
-        return [], None, str(exc)
-    return clean_feed(feed, now), feed_site(feed, result.final_url), None
+        return Cleaned([], error=str(exc))
+    return Cleaned(clean_feed(feed, now), feed_site(feed, result.final_url), feed_hub(feed, result))
 
 
 class Ingest:
@@ -93,10 +117,29 @@ class Ingest:
         self.store = store
         self.config = config
         self.rng = rng or random.Random()
-        self._pool: Executor = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2))
+        self._threads = ThreadPoolExecutor(max_workers=2)
+        # The one writer: every store write of a pass runs on this thread, in order.
+        self._writer = ThreadPoolExecutor(max_workers=1)
+        self._pool: Executor = self._threads
+        self._processes: ProcessPoolExecutor | None = None
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._threads.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
+        if self._processes is not None:
+            self._processes.shutdown(wait=True, cancel_futures=True)
+
+    def _use_processes(self, sources: int) -> None:
+        """Large passes parse and clean on every core, in worker processes."""
+        cores = os.cpu_count() or 1
+        if sources < PROCESSES_FROM or cores < 2:
+            return
+        if self._processes is None:
+            # spawn, not fork: the event loop's threads must not be copied mid-lock.
+            self._processes = ProcessPoolExecutor(
+                max_workers=cores, mp_context=multiprocessing.get_context("spawn")
+            )
+        self._pool = self._processes
 
     async def run_pass(
         self,
@@ -106,14 +149,52 @@ class Ingest:
         progress: Progress | None = None,
     ) -> PassReport:
         """One pass over the due sources (every enabled one with ``force``)."""
+        owner = new_owner()
+        due = self.store.claim_due(
+            owner, datetime.now(UTC), lease=PASS_LEASE, limit=MAX_CLAIM, ids=source_ids, force=force
+        )
+        try:
+            return await self.run_sources(due, progress=progress)
+        finally:
+            self.store.release_claims(owner)
+
+    async def work(self, stop: asyncio.Event, *, batch: int, idle: float, once: bool) -> int:
+        """A worker: claim due sources a batch at a time until stopped; gives the count.
+
+        With ``once`` it stops when no source is due any more, waiting for
+        sources other workers hold (a dead worker's claims run out).
+        """
+        owner = new_owner()
+        lease = timedelta(seconds=self.config.claim_lease)
+        fetched = 0
+        try:
+            while not stop.is_set():
+                due = self.store.claim_due(owner, datetime.now(UTC), lease=lease, limit=batch)
+                if due:
+                    fetched += len((await self.run_sources(due)).sources)
+                    continue
+                if once and self.store.count_due(datetime.now(UTC)) == 0:
+                    break  # due sources still claimed by others are waited for
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), min(idle, 1.0) if once else idle)
+        finally:
+            self.store.release_claims(owner)
+        return fetched
+
+    async def run_sources(
+        self, due: Sequence[Source], *, progress: Progress | None = None
+    ) -> PassReport:
+        """fetch | parse | clean | store for sources already claimed."""
         started = time.monotonic()
-        now = datetime.now(UTC)
-        due = self.store.due_sources(now, ids=source_ids, force=force)
         report = PassReport()
         done = 0
         if progress:
             progress(0, len(due))
+        self._use_processes(len(due))
+        # One slot per source from fetch to store: bodies waiting for a CPU
+        # count too, so memory stays flat however many sources are due.
         limit = asyncio.Semaphore(max(1, self.config.fetch_concurrency))
+        rules = self.store.filters_for(s.id for s in due)
         async with Fetcher(self.config) as fetcher:
 
             async def one(source: Source) -> None:
@@ -124,7 +205,11 @@ class Ingest:
                         source.url, etag=source.etag, last_modified=source.last_modified
                     )
                     took = int((time.monotonic() - began) * 1000)
-                report.sources.append(await self.ingest_result(source, result, duration_ms=took))
+                    outcome = await self.ingest_result(
+                        source, result, duration_ms=took, fetcher=fetcher,
+                        rules=rules.get(source.id, []),
+                    )  # fmt: skip
+                report.sources.append(outcome)
                 done += 1
                 if progress:
                     progress(done, len(due))
@@ -134,17 +219,36 @@ class Ingest:
         return report
 
     async def ingest_result(
-        self, source: Source, result: FetchResult, *, duration_ms: int = 0
+        self,
+        source: Source,
+        result: FetchResult,
+        *,
+        duration_ms: int = 0,
+        fetcher: Fetcher | None = None,
+        rules: list[PostFilter] | None = None,
     ) -> SourceReport:
-        """parse | clean | store for one fetched (or pushed) body."""
+        """parse | clean | extract | filter | store for one fetched (or pushed) body.
+
+        ``rules`` are the blog's filters (read from the store when not given);
+        ``fetcher`` fetches articles' pages (a new one is opened when needed).
+        """
         now = datetime.now(UTC)
-        posts: list[CleanPost] = []
-        site_url = parse_error = None
+        cleaned = Cleaned([])
+        loop = asyncio.get_running_loop()
         if result.outcome is FetchOutcome.OK:
-            loop = asyncio.get_running_loop()
-            posts, site_url, parse_error = await loop.run_in_executor(
-                self._pool, parse_and_clean, result, now
-            )
+            cleaned = await loop.run_in_executor(self._pool, parse_and_clean, result, now)
+        posts, parse_error = cleaned.posts, cleaned.error
+        if posts and source.extract_full:
+            if fetcher is None:
+                async with Fetcher(self.config) as own:
+                    posts = await self._extract(own, source, posts)
+            else:
+                posts = await self._extract(fetcher, source, posts)
+        if posts:
+            if rules is None:
+                rules = self.store.filters_of(source.id)
+            if rules:
+                posts = await loop.run_in_executor(self._threads, filter_posts, posts, rules)
         state = decide(
             source,
             result,
@@ -152,7 +256,8 @@ class Ingest:
             interval=timedelta(seconds=self.config.poll_interval),
             rng=self.rng,
             parse_error=parse_error,
-            site_url=site_url,
+            site_url=cleaned.site_url,
+            hub=cleaned.hub,
         )
         error = state.last_error
         log = FetchLogEntry(
@@ -162,7 +267,9 @@ class Ingest:
             error=error,
             duration_ms=duration_ms,
         )
-        counts: SaveCounts = self.store.save_fetch(source, state, posts, log)
+        counts: SaveCounts = await asyncio.get_running_loop().run_in_executor(
+            self._writer, self.store.save_fetch, source, state, posts, log
+        )
         return SourceReport(
             source_id=source.id,
             title=source.title,
@@ -173,3 +280,29 @@ class Ingest:
             unchanged=counts.unchanged,
             error=error,
         )
+
+    async def _extract(
+        self, fetcher: Fetcher, source: Source, posts: list[CleanPost]
+    ) -> list[CleanPost]:
+        """Each new or changed post with its whole article, from its own page."""
+        known = self.store.known_hashes(source.id, [p.content_hash for p in posts])
+        wanted = [i for i, p in enumerate(posts) if p.link and p.content_hash not in known]
+        loop = asyncio.get_running_loop()
+
+        async def one(post: CleanPost) -> CleanPost:
+            assert post.link is not None
+            page = await fetcher.fetch(post.link)
+            if not is_article_page(page):
+                return post
+            html = await loop.run_in_executor(
+                self._threads, article_html, page.body, page.final_url
+            )
+            return with_article(post, html) if html else post
+
+        out = list(posts)
+        chosen = wanted[:MAX_PAGES]
+        for i, extracted in zip(
+            chosen, await asyncio.gather(*(one(posts[i]) for i in chosen)), strict=True
+        ):
+            out[i] = extracted
+        return out

@@ -1,22 +1,64 @@
 """The store: everything Townsquare keeps, behind one class.
 
 ``Store`` is split by domain (``sources``, ``categories``, ``posts``,
-``search``) into mixins over one ``Database``; the same code runs on SQLite
-and PostgreSQL.  Open it with ``open_store(url)``, which also brings the
-schema up to date (and, on SQLite, builds the search index for posts stored
-before there was one).
+``subscribers``, ``revision``, ``websub``, ``filters``, ``accounts``, ``queue``,
+``search``) into mixins over one ``Database``; the same code runs on SQLite and
+PostgreSQL.  Open it with ``open_store(url)``, which also brings the schema up to
+date (and, on SQLite, builds the search index for posts stored before there was one).
 """
 
 from __future__ import annotations
 
+from .accounts import AccountStore, AuditEntry, Curator, Session
 from .db import Database, connect
-from .posts import FetchLogEntry
+from .filters import FilterStore
+from .posts import (
+    BlogActivity,
+    FetchLogEntry,
+    FilterablePost,
+    HiddenPost,
+    LeftOutPost,
+    LoggedFetch,
+)
+from .queue import Blocked, Check, FoundFeed, ItemKind, ItemState, QueueItem, QueueStore
+from .revision import Revision, RevisionStore
 from .search import SearchPage, SearchRow, SearchStore
+from .subscribers import SubscriberStore
+from .websub import WebSubStore
 
-__all__ = ["FetchLogEntry", "SearchPage", "SearchRow", "Store", "open_store"]
+__all__ = [
+    "AuditEntry",
+    "Blocked",
+    "BlogActivity",
+    "Check",
+    "Curator",
+    "FetchLogEntry",
+    "FilterablePost",
+    "FoundFeed",
+    "HiddenPost",
+    "ItemKind",
+    "ItemState",
+    "LeftOutPost",
+    "LoggedFetch",
+    "QueueItem",
+    "Revision",
+    "SearchPage",
+    "SearchRow",
+    "Session",
+    "Store",
+    "open_store",
+]
 
 
-class Store(SearchStore):
+class Store(
+    SubscriberStore,
+    SearchStore,
+    FilterStore,
+    RevisionStore,
+    AccountStore,
+    QueueStore,
+    WebSubStore,
+):
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -231,7 +231,7 @@ class SearchStore(PostStore):
         )
 
     def _search_key(self, day: date) -> int:
-        """The largest search key of a post published on this day or later (migration 0002)."""
+        """The largest search key of a post published on this day or later (migration 0008)."""
         row = self.db.fetchone(
             "SELECT -((CAST(strftime('%s', ?) AS INTEGER) / 60) * 4294967296) AS k",
             (_day_start(day).isoformat(),),

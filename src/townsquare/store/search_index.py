@@ -1,6 +1,6 @@
 """Keeping the search index in step with the posts.
 
-On SQLite the index is the FTS5 table ``post_search`` (migration 0002).
+On SQLite the index is the FTS5 table ``post_search`` (migration 0008).
 Only the text needs Python (HTML to plain text), so the store writes a
 post's row whenever it writes the post's text: ``_index_posts`` after an
 insert or an edit.  Triggers do the rest: an edit or a deletion takes the

@@ -1,5 +1,5 @@
 -- Full-text search (issue 8): a weighted tsvector on each post, with a GIN index over visible posts.
--- depends: 0001.initial
+-- depends: 0007.websub
 --
 -- Weights: title A, blog name and author B, text D.  PostgreSQL's parser
 -- skips HTML tags and entities, so the stored HTML is indexed as text.

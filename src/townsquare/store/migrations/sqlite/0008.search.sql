@@ -1,5 +1,5 @@
 -- Full-text search (issue 8): an FTS5 index over each post's title, text, blog name and author.
--- depends: 0001.initial
+-- depends: 0007.websub
 --
 -- The index's rowid is the post's search key: the minute it was published,
 -- then its id, negated, so the newest matches come first in FTS5's own
