@@ -1,9 +1,8 @@
 """Search, on real SQLite and real PostgreSQL, with posts that came through the ingest pipeline.
 
 Blogs are served by a real HTTP server on 127.0.0.1 and fetched by the
-pipeline; a curator's takedown (no screen for it yet) is an UPDATE of
-``hidden_reason``.  PostgreSQL is at 127.0.0.1:5432 (trust, database
-``test``); each test gets a schema of its own, dropped afterwards.
+pipeline; takedowns are the curator's (``hide_post``, ``show_post``).  Each
+test runs on SQLite and on PostgreSQL (conftest's ``any_store``).
 """
 
 from __future__ import annotations
@@ -11,13 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
-import psycopg
 import pytest
 
 from conftest import FeedServer
@@ -27,8 +24,6 @@ from townsquare.model import Source
 from townsquare.search import SearchResults, Sort, search
 from townsquare.store import Store, open_store
 from townsquare.store import search as store_search
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @dataclass
@@ -93,28 +88,11 @@ class Site:
         return [h.post.title for h in self.search(text, **kwargs).hits]
 
 
-def _postgres_url() -> Iterator[str]:
-    schema = f"ts_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not running at 127.0.0.1:5432: {exc}")
-    with admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield f"{PG_ADMIN}?options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def site(request: pytest.FixtureRequest, server: FeedServer, db_path: str) -> Iterator[Site]:
-    urls = _postgres_url() if request.param == "postgresql" else iter([db_path])
-    url = next(urls)
-    config = load({"db": url}, environ={"TOWNSQUARE_ALLOW_NETWORKS": "127.0.0.1/32"})
-    with open_store(url) as store:
-        yield Site(server, store, config)
-    next(urls, None)
+@pytest.fixture
+def site(any_store: Store, server: FeedServer) -> Site:
+    """Each backend in turn (conftest's ``any_store``), with blogs on a local server."""
+    config = load({"db": any_store.db.url}, environ={"TOWNSQUARE_ALLOW_NETWORKS": "127.0.0.1/32"})
+    return Site(server, any_store, config)
 
 
 # --- the query language ---------------------------------------------------------------
@@ -345,15 +323,14 @@ def test_hidden_and_duplicate_posts_never_appear(site: Site) -> None:
     ]
     assert found.total == 2
 
-    site.store.db.execute(
-        "UPDATE posts SET hidden_reason = 'taken down' WHERE title = 'Misinformation drill'"
-    )
+    drill = found.hits[0].post.id
+    site.store.hide_post(drill, "Taken down at the author's request", datetime.now(UTC))
     assert site.titles("misinformation") == ["Misinformation playbook"]
     assert site.titles("drill") == []
     assert site.titles("-nothing") == ["Misinformation playbook"]
     assert site.search("misinformation").total == 1
 
-    site.store.db.execute("UPDATE posts SET hidden_reason = NULL")
+    site.store.show_post(drill)
     assert sorted(site.titles("misinformation")) == [
         "Misinformation drill",
         "Misinformation playbook",
