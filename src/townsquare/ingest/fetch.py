@@ -20,19 +20,13 @@ from types import TracebackType
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from multidict import CIMultiDictProxy
 
 from ..config import Config
 from ..errors import BlockedAddressError
 from ..model import FetchOutcome, FetchResult, Redirect
-from .guard import (
-    BlockedByGuardError,
-    GuardedResolver,
-    check_literal,
-    is_allowed,
-    peer_address,
-    refusal,
-)
+from .guard import BlockedByGuardError, GuardedConnector, GuardedResolver, check_literal
 
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = timedelta(hours=24)
@@ -104,15 +98,20 @@ class _FetchFailedError(Exception):
 class Fetcher:
     """An HTTP client session with Townsquare's limits; use ``async with``."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, dns: AbstractResolver | None = None) -> None:
+        """``dns`` answers name lookups (the system resolver by default); the
+        network guard checks every answer, whoever gives it."""
         self.config = config
+        self._dns = dns
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Fetcher:
-        connector = aiohttp.TCPConnector(
+        allow = self.config.allow_networks
+        connector = GuardedConnector(
+            allow,
             limit=max(1, self.config.fetch_concurrency),
             limit_per_host=max(1, self.config.fetch_per_host),
-            resolver=GuardedResolver(self.config.allow_networks),
+            resolver=GuardedResolver(allow, self._dns),
             ttl_dns_cache=300,
         )
         self._session = aiohttp.ClientSession(
@@ -179,9 +178,6 @@ class Fetcher:
                 async with self._session.get(
                     current, headers=headers, allow_redirects=False
                 ) as resp:
-                    peer = peer_address(resp.connection)
-                    if peer is not None and not is_allowed(peer, self.config.allow_networks):
-                        raise _FetchFailedError(str(refusal(peer)))
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
                         target = urljoin(current, resp.headers["Location"])
                         redirects.append(Redirect(resp.status, current, target))
