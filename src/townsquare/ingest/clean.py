@@ -66,12 +66,15 @@ _CLEAN_CONTENT = {"script", "style", "template", "noscript", "iframe", "object",
                   "frame", "frameset", "svg", "math", "form", "select", "textarea", "button",
                   "title", "head", "applet", "noembed", "noframes"}  # fmt: skip
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi")
-_TAG_RE = re.compile(r"<[^>]*>")
+# Tags, and a tag left open at the end; "[^<>]" keeps each try to the next "<", so a
+# title of a hundred thousand "<" costs one pass, not one per "<".
+_TAG_RE = re.compile(r"<[A-Za-z/!?][^<>]*(?:>|$)")
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
 _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
 )
-_IMG = re.compile(r"<img\b[^>]*>", re.I)
+_IMG = re.compile(r"<img\b[^<>]*>", re.I)
 _TINY = re.compile(r"""\b(?:width|height)\s*=\s*["']?\s*[01](?:px)?\s*["'\s/>]""", re.I)
 _EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
 
@@ -181,16 +184,23 @@ def sanitize_html(fragment: str | None, base: str) -> str:
         _state.base = ""
 
 
+def _strip_tags(text: str) -> str:
+    text = _CONTROL.sub("", text)  # first, so that "<\x00script>" cannot become a tag later
+    return _TAG_RE.sub(" ", text) if "<" in text else text
+
+
 def plain_text(value: str | None, *, is_html: bool = True, limit: int = MAX_TITLE) -> str:
-    """Text with no markup, entities, control characters or runs of space."""
+    """Text with no markup, control characters or runs of space; with ``is_html``, entities
+    are decoded too.  Nothing tag-shaped survives, even when it was escaped or unclosed:
+    any ``<`` left before a letter, ``/``, ``!`` or ``?`` is followed by a space."""
     if not value:
         return ""
-    text = value
-    if is_html and ("<" in text or "&" in text):
-        text = html.unescape(_TAG_RE.sub(" ", text))
-        if "<" in text:  # markup that was escaped twice
-            text = _TAG_RE.sub(" ", text)
-    text = _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
+    text = _strip_tags(value)
+    if is_html and "&" in text:
+        text = _strip_tags(html.unescape(text))  # markup that was escaped
+    if "<" in text:
+        text = _TAG_OPEN.sub("< ", text)
+    text = _SPACE.sub(" ", text).strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text

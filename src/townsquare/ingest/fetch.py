@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import re
 import socket
 import ssl
@@ -28,6 +29,11 @@ from ..errors import BlockedAddressError
 from ..model import FetchOutcome, FetchResult, Redirect
 from .guard import BlockedByGuardError, GuardedConnector, GuardedResolver, check_literal
 
+log = logging.getLogger(__name__)
+FAULT = (
+    "Townsquare could not fetch this feed because of a fault in Townsquare itself ({kind}); "
+    "the details are in its log. Please report it."
+)
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = timedelta(hours=24)
 _CHUNK = 65536
@@ -39,7 +45,14 @@ _ACCEPT = (
 )
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 _REL = re.compile(r"""rel\s*=\s*"?([^";,]+)"?""", re.I)
-_MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.I)
+_MAX_AGE = re.compile(r"max-age\s*=\s*([0-9]+)", re.I)
+_SECONDS = re.compile(r"[0-9]+")
+_DAY = 86_400  # seconds; no server can make us wait longer
+
+
+def _seconds(digits: str) -> int:
+    """A number of seconds from a header, at most a day (however many digits it has)."""
+    return min(int(digits), _DAY) if len(digits) <= 9 else _DAY
 
 
 def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
@@ -47,8 +60,8 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        moment = now + timedelta(seconds=int(value))
+    if _SECONDS.fullmatch(value):
+        moment = now + timedelta(seconds=_seconds(value))
     else:
         try:
             moment = email.utils.parsedate_to_datetime(value)
@@ -68,16 +81,20 @@ def parse_link_header(values: list[str], base: str) -> tuple[tuple[str, ...], st
             target, params = match.group(1).strip(), match.group(2)
             rel = _REL.search(params)
             rels = rel.group(1).lower().split() if rel else []
+            try:
+                url = urljoin(base, target)
+            except ValueError:  # not a URL at all: ignore the link, as a browser would
+                continue
             if "hub" in rels:
-                hubs.append(urljoin(base, target))
+                hubs.append(url)
             if "self" in rels:
-                self_link = urljoin(base, target)
+                self_link = url
     return tuple(hubs), self_link
 
 
 def _max_age(headers: CIMultiDictProxy[str]) -> int | None:
     match = _MAX_AGE.search(headers.get("Cache-Control", ""))
-    return int(match.group(1)) if match else None
+    return _seconds(match.group(1)) if match else None
 
 
 def describe_status(status: int, reason: str | None) -> str:
@@ -93,6 +110,15 @@ class _FetchFailedError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+def _location(current: str, location: str, status: int) -> str:
+    try:
+        return urljoin(current, location)
+    except ValueError:
+        raise _FetchFailedError(
+            f"the server redirected to an address that is not valid: {location!r}", status
+        ) from None
 
 
 class Fetcher:
@@ -138,10 +164,14 @@ class Fetcher:
             async with asyncio.timeout(self.config.fetch_timeout):
                 return await self._fetch(url, etag, last_modified, redirects, now)
         except TimeoutError:
-            message = f"no complete answer within {self.config.fetch_timeout:g} seconds"
+            seconds = self.config.fetch_timeout
+            message = f"no complete answer within {seconds:g} second{'' if seconds == 1 else 's'}"
             return self._failed(url, redirects, message, None)
         except _FetchFailedError as exc:
             return self._failed(url, redirects, exc.message, exc.status)
+        except Exception as exc:  # a fault of ours must cost one feed, never the whole pass
+            log.exception("fault while fetching %s", url)
+            return self._failed(url, redirects, FAULT.format(kind=type(exc).__name__), None)
 
     def _failed(
         self, url: str, redirects: list[Redirect], message: str, status: int | None
@@ -179,7 +209,7 @@ class Fetcher:
                     current, headers=headers, allow_redirects=False
                 ) as resp:
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
-                        target = urljoin(current, resp.headers["Location"])
+                        target = _location(current, resp.headers["Location"], resp.status)
                         redirects.append(Redirect(resp.status, current, target))
                         if target in seen:
                             raise _FetchFailedError("the feed redirects in a loop", resp.status)
@@ -213,7 +243,11 @@ class Fetcher:
                 raise _FetchFailedError(f"the connection failed: {exc}") from None
 
     def _check_url(self, url: str) -> None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises for a port out of range
+        except ValueError:
+            raise _FetchFailedError(f"not a valid web address: {url!r}") from None
         if parts.scheme not in ("http", "https"):
             raise _FetchFailedError(f"only http and https addresses can be fetched, not {url!r}")
         if not parts.hostname:

@@ -18,10 +18,11 @@ import html
 import html.entities
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -62,12 +63,24 @@ _XML_DECL_ENCODING = re.compile(
     rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:\-]+)"""
 )
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+_DOCTYPE_START = re.compile(r"<!DOCTYPE", re.I)
 _DOCTYPE = re.compile(r"<!DOCTYPE(?:[^\[>]*\[.*?\]\s*>|[^>]*>)", re.S | re.I)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ODD_AMP = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});)")
 _AMP = re.compile(r"&(#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{0,31};)?")
 _XML_ENTITIES = {"amp;", "lt;", "gt;", "quot;", "apos;"}
+WEB_PAGE = "this is a web page, not a feed"
+# What an error page served as a "feed" usually starts with, once parsed as XML.
+_HTML_TOPS = frozenset(
+    {"html", "head", "body", "title", "meta", "link", "h1", "h2", "p", "div", "pre", "center",
+     "table", "script", "style", "noscript", "br", "span"}
+)  # fmt: skip
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)
+
+MAX_ENTRIES = 10_000  # entries read from one feed; the rest are ignored
+MAX_DATE = 100  # characters in a date
+
+T = TypeVar("T")
 
 _TZ = {
     "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "BST": 1, "IST": 1, "CET": 1, "CEST": 2,
@@ -83,7 +96,12 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     if head.startswith((b"{", b"[")):
         return _parse_json(body)
     text = _decode(body, content_type)
-    root = _xml_root(text, url)
+    try:
+        root = _xml_root(text, url)
+    except ParseError:
+        if _is_html(content_type):
+            raise ParseError(WEB_PAGE) from None
+        raise
     tag = root.tag if isinstance(root.tag, str) else ""
     if tag == "rss" or tag.endswith("}rss"):
         return _parse_rss(root, url)
@@ -92,12 +110,17 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     if tag in (ATOM + "feed", ATOM03 + "feed", "feed"):
         return _parse_atom(root, url)
     local = etree.QName(root).localname.lower() if tag else ""
-    if local == "html":
-        raise ParseError("this is a web page, not a feed")
+    if local in _HTML_TOPS or _is_html(content_type):
+        raise ParseError(WEB_PAGE)
     raise ParseError(f"this is not a feed: its top element is <{local or '?'}>")
 
 
 # --- bytes to text to a tree ------------------------------------------------------------
+
+
+def _is_html(content_type: str | None) -> bool:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind in ("text/html", "application/xhtml+xml")
 
 
 def _charset(content_type: str | None) -> str | None:
@@ -147,10 +170,23 @@ def _fix_amp(match: re.Match[str]) -> str:
     return "".join(f"&#{ord(c)};" for c in char)
 
 
+def _drop_doctype(text: str) -> str:
+    """The text without its first DOCTYPE: no DTD, so no entity tricks.
+
+    Matched at one place only, so a body full of unclosed ``<!DOCTYPE`` costs
+    one scan, not one per occurrence.
+    """
+    start = _DOCTYPE_START.search(text)
+    if start is None:
+        return text
+    end = _DOCTYPE.match(text, start.start())
+    return text if end is None else text[: start.start()] + text[end.end() :]
+
+
 def _xml_root(text: str, url: str) -> etree._Element:
     text = _XML_DECL.sub("", text, count=1)
     if "<!" in text:
-        text = _DOCTYPE.sub("", text, count=1)  # no DTD, so no entity tricks
+        text = _drop_doctype(text)
     if _CONTROL.search(text):
         text = _CONTROL.sub("", text)
     if _ODD_AMP.search(text):
@@ -174,6 +210,11 @@ def _text(el: etree._Element | None) -> str | None:
         return None
     text = "".join(str(t) for t in el.itertext()).strip()
     return text or None
+
+
+def _capped(items: Iterator[T]) -> list[T]:
+    """At most ``MAX_ENTRIES`` of a feed's entries, in the feed's order."""
+    return list(islice(items, MAX_ENTRIES))
 
 
 def _child(parent: etree._Element, *tags: str) -> etree._Element | None:
@@ -205,7 +246,7 @@ def parse_date(text: str | None) -> datetime | None:
     if not text:
         return None
     text = text.strip()
-    if not text:
+    if not text or len(text) > MAX_DATE:  # no real date is that long; dateutil is slow on it
         return None
     moment: datetime | None = None
     with suppress(ValueError):
@@ -312,7 +353,7 @@ def _parse_rss(root: etree._Element, url: str) -> ParsedFeed:
         raise ParseError("this RSS feed has no <channel>")
     version = root.get("version") or "2.0"
     base = _base(channel, url)
-    items = channel.findall("item") or root.findall("item")
+    items = _capped(channel.iterfind("item")) or _capped(root.iterfind("item"))
     return ParsedFeed(
         format=f"rss{version}",
         title=_child_text(channel, "title"),
@@ -393,7 +434,7 @@ def _parse_rdf(root: etree._Element, url: str) -> ParsedFeed:
     )
     channel = root.find(ns + "channel")
     base = _base(root, url)
-    items = root.findall(ns + "item")
+    items = _capped(root.iterfind(ns + "item"))
     return ParsedFeed(
         format="rss1.0" if ns == RSS10 else "rss0.90",
         title=_child_text(channel, ns + "title") if channel is not None else None,
@@ -437,7 +478,9 @@ def _parse_atom(root: etree._Element, url: str) -> ParsedFeed:
         title=title,
         link=links.get("alternate"),
         description=subtitle,
-        entries=tuple(_atom_entry(e, ns, base, feed_author) for e in root.findall(ns + "entry")),
+        entries=tuple(
+            _atom_entry(e, ns, base, feed_author) for e in _capped(root.iterfind(ns + "entry"))
+        ),
         hub_links=tuple(h for r, h in _all_links(root, ns, base) if r == "hub"),
         self_link=links.get("self"),
     )
@@ -508,6 +551,8 @@ def _parse_json(body: bytes) -> ParsedFeed:
         data = json.loads(body.decode("utf-8-sig", errors="replace"))
     except ValueError as exc:
         raise ParseError(f"the feed is not readable JSON: {exc}") from None
+    except RecursionError:
+        raise ParseError("the feed is not readable JSON: it is nested too deeply") from None
     if not isinstance(data, dict) or "jsonfeed.org/version/" not in str(data.get("version", "")):
         raise ParseError("this JSON is not a JSON Feed: it has no JSON Feed 'version'")
     items = data.get("items")
@@ -523,7 +568,8 @@ def _parse_json(body: bytes) -> ParsedFeed:
         link=_s(data.get("home_page_url")),
         description=_s(data.get("description")),
         entries=tuple(
-            _json_item(item, base, feed_author) for item in items if isinstance(item, dict)
+            _json_item(item, base, feed_author)
+            for item in _capped(i for i in items if isinstance(i, dict))
         ),
         hub_links=tuple(
             u

@@ -9,6 +9,10 @@
 - **store**: ``Store.save_fetch`` writes the posts, the source's new state
   (decided by ``schedule.decide``) and a log line in one transaction.
 
+At most ``fetch_per_host`` fetches go to one host at once and at most
+``fetch_concurrency`` in all; a source queues for its host before it takes a
+slot, so a slow or hostile host delays only its own feeds.
+
 Parsing and cleaning are CPU work and run in a small thread pool; the store
 is written from the event loop's thread only, so SQLite has one writer.
 ``ingest_result`` is the same path for a body that arrived another way (a
@@ -18,13 +22,16 @@ WebSub push, the demo, a test).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from ..config import Config
 from ..errors import ParseError
@@ -36,6 +43,11 @@ from .parse import parse_feed
 from .schedule import decide
 
 Progress = Callable[[int, int], None]
+log = logging.getLogger(__name__)
+FAULT = (
+    "Townsquare could not read this feed because of a fault in Townsquare itself ({kind}); "
+    "the details are in its log. Please report it."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +87,25 @@ class PassReport:
         return sum(1 for r in self.sources if r.error is not None)
 
 
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:
+        return url
+
+
 def parse_and_clean(
     result: FetchResult, now: datetime
 ) -> tuple[list[CleanPost], str | None, str | None]:
     """parse | clean for one body: (posts, site URL, parse error)."""
     try:
         feed = parse_feed(result.body, result.final_url, result.content_type)
+        return clean_feed(feed, now), feed_site(feed, result.final_url), None
     except ParseError as exc:
         return [], None, str(exc)
-    return clean_feed(feed, now), feed_site(feed, result.final_url), None
+    except Exception as exc:  # a fault of ours must cost one feed, never the whole pass
+        log.exception("fault while reading %s", result.final_url)
+        return [], None, FAULT.format(kind=type(exc).__name__)
 
 
 class Ingest:
@@ -114,11 +136,18 @@ class Ingest:
         if progress:
             progress(0, len(due))
         limit = asyncio.Semaphore(max(1, self.config.fetch_concurrency))
+        per_host = max(1, self.config.fetch_per_host)
+        hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(per_host)
+        )
         async with Fetcher(self.config) as fetcher:
 
             async def one(source: Source) -> None:
                 nonlocal done
-                async with limit:
+                # A source waits for its host first, then for a slot: a slow host's queue
+                # never holds slots other hosts could use, and each fetch's deadline starts
+                # when it is actually sent, not while it waits its turn.
+                async with hosts[_host(source.url)], limit:
                     began = time.monotonic()
                     result = await fetcher.fetch(
                         source.url, etag=source.etag, last_modified=source.last_modified
