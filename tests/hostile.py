@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from conftest import Result
-
 from townsquare.store import Store
 
 T = TypeVar("T")
@@ -27,12 +26,21 @@ def rss(items: str, *, title: str = "A blog", head: str = "", prolog: str = "") 
     ).encode()
 
 
-def item(n: int, *, title: str | None = None, content: str = "<p>Hello.</p>") -> str:
+def item(
+    n: int, *, title: str | None = None, content: str = "<p>Hello.</p>", site: str = "blog"
+) -> str:
+    """One ``<item>``; its link is on ``https://{site}.example/``, so that feeds with
+    different ``site`` never share a post (a shared link is a cross-post, shown once)."""
     return (
         f"<item><title>{title if title is not None else f'Post {n}'}</title>"
-        f"<guid>post-{n}</guid><link>https://blog.example/{n}</link>"
+        f"<guid>post-{n}</guid><link>https://{site}.example/{n}</link>"
         f"<content:encoded><![CDATA[{content}]]></content:encoded></item>"
     )
+
+
+def small_feed(site: str) -> bytes:
+    """Two posts, linked from ``https://{site}.example/``."""
+    return rss(item(1, site=site) + item(2, site=site))
 
 
 def within(seconds: float, work: Callable[[], T]) -> T:
@@ -50,7 +58,9 @@ def within(seconds: float, work: Callable[[], T]) -> T:
     thread.start()
     thread.join(seconds)
     if thread.is_alive():
-        raise AssertionError(f"still running after {seconds} s (it took {time.monotonic() - began:.1f} s so far)")
+        raise AssertionError(
+            f"still running after {seconds} s (it took {time.monotonic() - began:.1f} s so far)"
+        )
     if "error" in box:
         raise box["error"]
     return box["value"]  # type: ignore[no-any-return]

