@@ -62,6 +62,7 @@ _ATTRIBUTES = {
 }
 _URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
 _SAFE_SCHEMES = ("http", "https")
+_URL_ESCAPES = {ord(c): f"%{ord(c):02X}" for c in "\"'<>` "}
 _CLEAN_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "embed",
                   "frame", "frameset", "svg", "math", "form", "select", "textarea", "button",
                   "title", "head", "applet", "noembed", "noframes"}  # fmt: skip
@@ -88,7 +89,8 @@ def _base() -> str:
 def safe_url(
     value: str | None, base: str = "", *, schemes: tuple[str, ...] = _SAFE_SCHEMES
 ) -> str | None:
-    """An absolute URL with an allowed scheme, or None."""
+    """An absolute URL with an allowed scheme, or None.  Quotes, angle brackets and spaces
+    are percent-encoded, so the URL cannot end an HTML attribute wherever it is put."""
     if not value:
         return None
     value = _CONTROL.sub("", value).strip()
@@ -103,7 +105,7 @@ def safe_url(
         return None
     if parts.scheme.lower() in _SAFE_SCHEMES and not parts.hostname:
         return None
-    return absolute
+    return absolute.translate(_URL_ESCAPES)
 
 
 def canonical_url(url: str | None) -> str | None:
