@@ -20,7 +20,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ class Corpus:
             f"<link>https://feed{feed}.example/</link>{items}</channel></rss>"
         ).encode()
 
-    def handler(self, feed: int):  # type: ignore[no-untyped-def]
+    def handler(self, feed: int) -> Callable[[Request], Response]:
         def serve(request: Request) -> Response:
             if feed % 4 == 0:
                 time.sleep(random.uniform(0.05, 0.6))  # a slow server
@@ -149,8 +150,6 @@ def test_kill_dash_nine_at_random_moments(servers: list[FeedServer], tmp_path: P
     db = str(tmp_path / "townsquare.db")
     corpus = Corpus()
     with open_store(db) as store:
-        from datetime import UTC, datetime
-
         for feed in range(FEEDS):
             srv = servers[feed % len(servers)]
             url = srv.route(f"/feed{feed}.xml", corpus.handler(feed))

@@ -32,7 +32,7 @@ from .guard import BlockedByGuardError, GuardedConnector, GuardedResolver, check
 log = logging.getLogger(__name__)
 FAULT = (
     "Townsquare could not fetch this feed because of a fault in Townsquare itself ({kind}); "
-    "the details are in its log. Please report it."
+    "please report it, with the feed's address"
 )
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = timedelta(hours=24)
@@ -170,7 +170,7 @@ class Fetcher:
         except _FetchFailedError as exc:
             return self._failed(url, redirects, exc.message, exc.status)
         except Exception as exc:  # a fault of ours must cost one feed, never the whole pass
-            log.exception("fault while fetching %s", url)
+            log.warning("fault while fetching %s: %s: %s", url, type(exc).__name__, exc)
             return self._failed(url, redirects, FAULT.format(kind=type(exc).__name__), None)
 
     def _failed(

@@ -46,7 +46,7 @@ Progress = Callable[[int, int], None]
 log = logging.getLogger(__name__)
 FAULT = (
     "Townsquare could not read this feed because of a fault in Townsquare itself ({kind}); "
-    "the details are in its log. Please report it."
+    "please report it, with the feed's address"
 )
 
 
@@ -104,7 +104,7 @@ def parse_and_clean(
     except ParseError as exc:
         return [], None, str(exc)
     except Exception as exc:  # a fault of ours must cost one feed, never the whole pass
-        log.exception("fault while reading %s", result.final_url)
+        log.warning("fault while reading %s: %s: %s", result.final_url, type(exc).__name__, exc)
         return [], None, FAULT.format(kind=type(exc).__name__)
 
 
