@@ -313,3 +313,23 @@ def test_at_most_ten_thousand_entries_are_read(
     outcome = within(30, lambda: run_pass(run))
     titles = {p["title"] for p in outcome.posts_of("Huge")}
     assert len(titles) == 10_000 and "P0" in titles and "P9999" in titles and "P10000" not in titles
+
+
+@pytest.mark.parametrize(
+    "html", ["<img>" * 1_900_000, "<b>" * 3_000_000, "<p>" + "word " * 1_900_000 + "</p>"],
+    ids=["empty images", "unclosed tags", "long text"],
+)  # fmt: skip
+def test_post_html_is_cut_before_it_is_sanitised(
+    server: FeedServer,
+    store: Store,
+    run: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+    html: str,
+) -> None:
+    """Ten megabytes of tags that sanitise to seventy-four (each <img> gains two attributes),
+    or that take seconds and most of a gigabyte to sanitise, are cut first."""
+    monkeypatch.setenv("TOWNSQUARE_MAX_BODY_BYTES", "10000000")
+    add(store, server.feed("/feed.xml", rss(item(1, site="cut", content=html))), "Cut")
+    outcome = within(8, lambda: run_pass(run))
+    (post,) = outcome.posts_of("Cut")
+    assert 0 < len(post["content_html"]) <= 1_000_100
