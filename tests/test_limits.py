@@ -280,6 +280,8 @@ SLOW_BODIES = [
     ("'<img' without end", rss(item(1, content="<img " * 180_000))),
     ("a date of a megabyte", rss(f"<item><pubDate>1 Jan 2024 {'1' * 900_000}</pubDate></item>")),
     ("JSON nested deeply", b"[" * 900_000),
+    ("JSON nested a little too deeply", b"[" * 5_000),
+    ("JSON of 300,000 objects", JSON_FEED + b"{}," * 300_000 + b"{}]}"),
     ("JSON Feed nested deeply", JSON_FEED + b"[" * 900_000),
     ("XML nested deeply", rss("<item><guid>1</guid>" + "<div>" * 150_000)),
     ("too many items", rss("".join(f"<item><guid>{n}</guid></item>" for n in range(30_000)))),

@@ -40,17 +40,22 @@ DC = "{http://purl.org/dc/elements/1.1/}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
-_PARSER = etree.XMLParser(
-    recover=True,
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-    encoding="utf-8",
-)
+# Everything dangerous off.  A parser is made per feed (parsing runs in several threads),
+# and fed a slice at a time, so that it can stop once it has read MAX_ENTRIES entries:
+# the tree of a feed never holds more than that, however many the body has.
+_PARSER_OPTIONS: dict[str, Any] = {
+    "recover": True,
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+    "encoding": "utf-8",
+}
+_ENTRY_TAGS = ("item", RSS10 + "item", RSS090 + "item", "entry", ATOM + "entry", ATOM03 + "entry")
+_SLICE = 1 << 20
 
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8"),
@@ -79,6 +84,7 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)
 
 MAX_ENTRIES = 10_000  # entries read from one feed; the rest are ignored
 MAX_DATE = 100  # characters in a date
+MAX_JSON_PARTS = 500_000  # objects and lists in a JSON Feed (10,000 rich items need 100,000)
 
 T = TypeVar("T")
 
@@ -191,12 +197,20 @@ def _xml_root(text: str, url: str) -> etree._Element:
         text = _CONTROL.sub("", text)
     if _ODD_AMP.search(text):
         text = _AMP.sub(_fix_amp, text)
+    data = text.encode("utf-8")
+    parser = etree.XMLPullParser(events=("end",), tag=_ENTRY_TAGS, base_url=url, **_PARSER_OPTIONS)
+    entries = 0
     try:
-        root = etree.fromstring(text.encode("utf-8"), _PARSER, base_url=url)
+        for start in range(0, len(data), _SLICE):
+            parser.feed(data[start : start + _SLICE])
+            entries += sum(1 for _ in parser.read_events())
+            if entries > MAX_ENTRIES:
+                break
+        root = parser.close()
     except etree.XMLSyntaxError as exc:  # recover mode rarely gives up, but can
         raise ParseError(f"the feed is not readable XML: {exc.msg}") from None
     if root is None:
-        error = _PARSER.error_log.last_error
+        error = parser.feed_error_log.last_error
         reason = f": {error.message} (line {error.line})" if error else ""
         raise ParseError(f"the feed is not readable XML{reason}")
     return root
@@ -547,6 +561,10 @@ def _s(value: object) -> str | None:
 
 
 def _parse_json(body: bytes) -> ParsedFeed:
+    if body.count(b"{") + body.count(b"[") > MAX_JSON_PARTS:  # each costs ~100 bytes parsed
+        raise ParseError(
+            f"the feed is not readable JSON: it has more than {MAX_JSON_PARTS:,} objects and lists"
+        )
     try:
         data = json.loads(body.decode("utf-8-sig", errors="replace"))
     except ValueError as exc:
