@@ -240,10 +240,11 @@ def test_slow_hosts_do_not_hold_up_other_sources(
 ) -> None:
     """More hostile sources than there are fetch slots, all on one host: the good sources
     on another host are fetched at once, and every hostile one is really tried."""
-    monkeypatch.setenv("TOWNSQUARE_FETCH_CONCURRENCY", "4")
+    monkeypatch.setenv("TOWNSQUARE_FETCH_TIMEOUT", "2")
+    monkeypatch.setenv("TOWNSQUARE_FETCH_CONCURRENCY", "3")
     monkeypatch.setenv("TOWNSQUARE_FETCH_PER_HOST", "2")
     hostile = raw(_never_answer)
-    for n in range(6):
+    for n in range(4):
         add(store, hostile.url(f"/feed{n}.xml"), f"Hostile {n}")
     arrivals: list[float] = []
     lock = threading.Lock()
@@ -262,12 +263,13 @@ def test_slow_hosts_do_not_hold_up_other_sources(
     outcome = within(15, lambda: run_pass(run))
     took = time.monotonic() - began
 
-    assert len(arrivals) == 6 and max(arrivals) - began < 0.9  # before any deadline passed
+    assert len(arrivals) == 6 and max(arrivals) - began < 1.8  # before any deadline passed
     for n in range(6):
         assert outcome.source(f"Good {n}")["status"] == "ok"
-        assert outcome.source(f"Hostile {n}")["last_error"] == "no complete answer within 1 second"
-    assert hostile.connections == 6  # none timed out waiting for its turn
-    assert took < 6  # three rounds of two on the hostile host, not one per source
+    for n in range(4):
+        assert outcome.source(f"Hostile {n}")["last_error"] == "no complete answer within 2 seconds"
+    assert hostile.connections == 4  # none timed out waiting for its turn
+    assert took < 7  # two rounds of two on the hostile host (4 s), not one at a time (8 s)
 
 
 # --- bodies made to be slow to read ---------------------------------------------------------
