@@ -235,9 +235,7 @@ def _post_html(rng: random.Random, t: _Text, site: str, slug: str) -> str:
                     f"https://en.wikipedia.org/wiki/{rng.choice(t.vocab).capitalize()}",
                 )
             )
-            sents.insert(
-                rng.randrange(len(sents) + 1), f'See <a href="{href}">{anchor}</a>.'
-            )
+            sents.insert(rng.randrange(len(sents) + 1), f'See <a href="{href}">{anchor}</a>.')
         attrs = ' class="lead"' if rng.random() < 0.05 else ""
         return f"<p{attrs}>" + " ".join(sents) + "</p>\n"
 
@@ -252,9 +250,7 @@ def _post_html(rng: random.Random, t: _Text, site: str, slug: str) -> str:
             block = f"<h{level}>{rng.choice(t.phrases).title()}</h{level}>\n"
         elif roll < 0.75:
             tag = rng.choice(("ul", "ul", "ol"))
-            items = "".join(
-                f"<li>{rng.choice(t.sentences)}</li>" for _ in range(rng.randint(3, 7))
-            )
+            items = "".join(f"<li>{rng.choice(t.sentences)}</li>" for _ in range(rng.randint(3, 7)))
             block = f"<{tag}>{items}</{tag}>\n"
         elif roll < 0.83:
             img += 1
@@ -312,12 +308,7 @@ class _Post:
 
 
 def _esc(s: str) -> str:
-    return (
-        s.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-    )
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def _unescape_entities(s: str) -> str:
@@ -528,9 +519,7 @@ _RENDERERS: dict[str, _Renderer] = {
 
 def default_cache_dir(seed: int) -> Path:
     return (
-        Path(tempfile.gettempdir())
-        / f"townsquare-bench-corpus-v{CORPUS_VERSION}"
-        / f"seed-{seed}"
+        Path(tempfile.gettempdir()) / f"townsquare-bench-corpus-v{CORPUS_VERSION}" / f"seed-{seed}"
     )
 
 

@@ -36,8 +36,9 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from xml.sax.saxutils import quoteattr
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import corpus
+import corpus  # noqa: E402
 
 REPO = HERE.parent
 SYSTEMS = ("floor", "townsquare", "reader")
@@ -71,10 +72,14 @@ class Run:
     timed_out: bool = False
 
     def json(self) -> Any:
-        try:
-            return json.loads(self.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            return None
+        """What the process printed as JSON (the whole output, or its last line)."""
+        text = self.stdout.strip()
+        for candidate in (text, text.splitlines()[-1] if text else ""):
+            try:
+                return json.loads(candidate)
+            except ValueError:
+                continue
+        return None
 
     def failure(self) -> str | None:
         if self.timed_out:
@@ -109,10 +114,8 @@ def run_measured(
 
         def kill() -> None:
             timed_out.set()
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
         timer = threading.Timer(timeout, kill)
         timer.start()
@@ -144,16 +147,29 @@ def run_measured(
 # -- the server ---------------------------------------------------------------
 
 
+class ServerGoneError(Exception):
+    """The feed server stopped answering."""
+
+
 class Server:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, proc: subprocess.Popen[bytes], log_path: Path) -> None:
         self.base = f"http://127.0.0.1:{port}"
+        self.proc = proc
+        self.log_path = log_path
 
     def _call(self, path: str, method: str = "GET") -> Any:
-        req = urllib.request.Request(
-            self.base + path, method=method, data=b"" if method == "POST" else None
-        )
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read())
+        data = b"" if method == "POST" else None
+        req = urllib.request.Request(self.base + path, method=method, data=data)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read())
+        except OSError as e:
+            status = self.proc.poll()
+            state = "running" if status is None else f"exited with status {status}"
+            tail = self.log_path.read_text(errors="replace")[-1500:]
+            raise ServerGoneError(
+                f"the feed server ({state}) did not answer {path}: {e}\n{tail}"
+            ) from e
 
     def reset(self) -> None:
         self._call("/_stats/reset", "POST")
@@ -180,8 +196,13 @@ def serve(
     if use_gzip:
         cmd.append("--gzip")
     with open(log_path, "wb") as errlog:
+        # Its own session: a Ctrl-C reaches only us, and we stop the server.
         p = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errlog
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errlog,
+            start_new_session=True,
         )
     try:
         assert p.stdout is not None
@@ -198,7 +219,7 @@ def serve(
             )
         port = int(line.split()[1])
         log(f"feed server: pid {p.pid}, http://127.0.0.1:{port}/feeds/")
-        yield Server(port)
+        yield Server(port, p, log_path)
     finally:
         if p.stdin is not None:
             p.stdin.close()  # the server exits when its stdin closes
@@ -219,9 +240,7 @@ class Step:
     system: str
     step: str
     wall_s: float | None = None
-    inner_s: float | None = (
-        None  # the same step timed inside the process, without startup
-    )
+    inner_s: float | None = None  # the same step timed inside the process, without startup
     peak_rss_mb: float | None = None
     cpu_s: float | None = None
     db_mb: float | None = None
@@ -255,6 +274,23 @@ def db_mb(db: Path) -> float:
     return total / 1e6
 
 
+def summarize(reported: Any) -> Any:
+    """Shorten per-feed lists (townsquare's ``sources``) to counts of their outcomes."""
+    if not isinstance(reported, dict):
+        return reported
+    out: dict[str, Any] = {}
+    for key, value in reported.items():
+        if isinstance(value, list) and len(value) > 10 and all(isinstance(v, dict) for v in value):
+            outcomes = Counter(str(v.get("outcome", "?")) for v in value)
+            out[key] = {"count": len(value), "outcomes": dict(outcomes)}
+            errors = [v["error"] for v in value if v.get("error")]
+            if errors:
+                out[key]["errors"] = errors[:5]
+        else:
+            out[key] = value
+    return out
+
+
 def step_from_run(
     system: str,
     step: str,
@@ -266,11 +302,9 @@ def step_from_run(
     server: dict[str, Any] | None = None,
     rate: bool = True,
 ) -> Step:
-    s = Step(
-        system, step, wall_s=run.wall_s, peak_rss_mb=run.peak_rss_mb, cpu_s=run.cpu_s
-    )
+    s = Step(system, step, wall_s=run.wall_s, peak_rss_mb=run.peak_rss_mb, cpu_s=run.cpu_s)
     s.error = run.failure()
-    s.reported = run.json()
+    s.reported = summarize(run.json())
     if s.reported is None and run.stdout.strip():
         s.reported = run.stdout.strip()[-2000:]
     if db is not None:
@@ -298,9 +332,7 @@ class Ctx:
     work: Path
 
 
-def measure_floor(
-    ctx: Ctx, res: ScaleResult, urls_file: Path, concurrency: int
-) -> None:
+def measure_floor(ctx: Ctx, res: ScaleResult, urls_file: Path, concurrency: int) -> None:
     n, posts = res.feeds, res.posts
     log(f"floor, {n} feeds")
     ctx.server.reset()
@@ -345,7 +377,8 @@ def measure_floor(
         )
     log(
         f"  floor: fetch {r['fetch_s']:.2f}s + parse {r['parse_s']:.2f}s + "
-        f"sanitize {r['sanitize_s']:.2f}s = {r['first_pass_s']:.2f}s; unchanged {r['unchanged_pass_s']:.2f}s"
+        f"sanitize {r['sanitize_s']:.2f}s = {r['first_pass_s']:.2f}s; "
+        f"unchanged {r['unchanged_pass_s']:.2f}s"
     )
 
 
@@ -376,9 +409,7 @@ def measure_townsquare(ctx: Ctx, res: ScaleResult, opml: Path) -> None:
         ("import-opml", ["import-opml", str(opml)], False),
     ):
         run = run_measured([*ts, *args], timeout=ctx.timeout, env=ALLOW_ENV, cwd=d)
-        res.steps.append(
-            step_from_run("townsquare", step, run, n, posts, db=db, rate=rate)
-        )
+        res.steps.append(step_from_run("townsquare", step, run, n, posts, db=db, rate=rate))
         if run.failure():
             return
     for step in ("first", "unchanged"):
@@ -386,11 +417,10 @@ def measure_townsquare(ctx: Ctx, res: ScaleResult, opml: Path) -> None:
         run = run_measured(
             [*ts, "fetch", "--all", "--json"], timeout=ctx.timeout, env=ALLOW_ENV, cwd=d
         )
-        res.steps.append(
-            step_from_run(
-                "townsquare", step, run, n, posts, db=db, server=ctx.server.stats()
-            )
-        )
+        s = step_from_run("townsquare", step, run, n, posts, db=db, server=ctx.server.stats())
+        if isinstance(s.reported, dict) and isinstance(s.reported.get("seconds"), int | float):
+            s.inner_s = float(s.reported["seconds"])
+        res.steps.append(s)
         if run.failure():
             return
 
@@ -409,9 +439,7 @@ def measure_reader(
         timeout=ctx.timeout,
         cwd=d,
     )
-    res.steps.append(
-        step_from_run("reader", "add_feed", run, n, posts, db=db, rate=False)
-    )
+    res.steps.append(step_from_run("reader", "add_feed", run, n, posts, db=db, rate=False))
     if run.failure():
         return
     for step in ("first", "unchanged"):
@@ -421,9 +449,7 @@ def measure_reader(
             timeout=ctx.timeout,
             cwd=d,
         )
-        s = step_from_run(
-            "reader", step, run, n, posts, db=db, server=ctx.server.stats()
-        )
+        s = step_from_run("reader", step, run, n, posts, db=db, server=ctx.server.stats())
         if isinstance(s.reported, dict):
             s.inner_s = s.reported.get("update_s")
         res.steps.append(s)
@@ -438,9 +464,7 @@ def calibrate_reader(
 ) -> tuple[int, dict[int, float]]:
     urls_file = ctx.work / "calibrate-urls.txt"
     urls_file.write_text("\n".join(urls) + "\n")
-    log(
-        f"calibrating reader workers among {candidates} on {len(urls)} feeds (first pass)"
-    )
+    log(f"calibrating reader workers among {candidates} on {len(urls)} feeds (first pass)")
     times: dict[int, float] = {}
     for w in candidates:
         tmp = ScaleResult(feeds=len(urls), posts=posts, corpus_mb=0)
@@ -459,19 +483,13 @@ def calibrate_reader(
             [*cmd, "reader-update", "--db", str(db), "--workers", str(w)],
             timeout=ctx.timeout,
         )
-        tmp.steps.append(
-            step_from_run("reader", f"first (workers={w})", run, len(urls), posts)
-        )
+        tmp.steps.append(step_from_run("reader", f"first (workers={w})", run, len(urls), posts))
         if not run.failure():
             times[w] = run.wall_s
     if not times:
-        raise SystemExit(
-            "reader failed with every worker count; see the messages above"
-        )
+        raise SystemExit("reader failed with every worker count; see the messages above")
     best = min(times, key=lambda k: times[k])
-    log(
-        f"reader workers: {best} ({', '.join(f'{k}: {v:.2f}s' for k, v in times.items())})"
-    )
+    log(f"reader workers: {best} ({', '.join(f'{k}: {v:.2f}s' for k, v in times.items())})")
     return best, times
 
 
@@ -485,10 +503,11 @@ def _f(v: float | None, fmt: str) -> str:
     return format(v, fmt)
 
 
-def _ratio(a: Step | None, b: Step | None) -> str:
-    if a is None or b is None or not a.wall_s or not b.wall_s:
+def _ratio(a: Step | None, b: Step | None, *, inner: bool = False) -> str:
+    if a is None or b is None:
         return "—"
-    return f"{a.wall_s / b.wall_s:.2f}×"
+    x, y = (a.inner_s, b.inner_s) if inner else (a.wall_s, b.wall_s)
+    return "—" if not x or not y else f"{x / y:.2f}×"
 
 
 def print_report(
@@ -497,23 +516,21 @@ def print_report(
     townsquare_startup: dict[str, float] | None,
 ) -> None:
     p = print
-    p(
-        "\nwall s: the whole process (interpreter start and imports included) for townsquare and"
-    )
-    p(
-        "reader, which run one process per step; inner s: the step timed inside its process."
-    )
+    p("\nwall s: the whole process (interpreter start and imports included) for townsquare and")
+    p("reader, which run one process per step; inner s: the step timed inside its process.")
     p("The floor runs both passes in one process; its peak RSS covers both.")
     if townsquare_startup:
         p(
             f"townsquare --help takes {townsquare_startup['wall_s']:.2f}s "
-            f"(peak RSS {townsquare_startup['peak_rss_mb']:.0f} MB): the start-up cost in each townsquare step."
+            f"(peak RSS {townsquare_startup['peak_rss_mb']:.0f} MB): "
+            "the start-up cost in each townsquare step."
         )
     for res in results:
-        p(
-            f"\n== {res.feeds:,} feeds, {res.posts:,} posts, {res.corpus_mb:.1f} MB of feeds =="
+        p(f"\n== {res.feeds:,} feeds, {res.posts:,} posts, {res.corpus_mb:.1f} MB of feeds ==")
+        head = (
+            f"{'system':<12}{'step':<13}{'wall s':>9}{'inner s':>9}{'feeds/s':>10}"
+            f"{'posts/s':>10}{'peak RSS MB':>13}{'CPU s':>8}{'DB MB':>9}  server"
         )
-        head = f"{'system':<12}{'step':<13}{'wall s':>9}{'inner s':>9}{'feeds/s':>10}{'posts/s':>10}{'peak RSS MB':>13}{'CPU s':>8}{'DB MB':>9}  server"
         p(head)
         p("-" * (len(head) + 12))
         for s in res.steps:
@@ -529,7 +546,8 @@ def print_report(
                 p(f"{name:<12}{s.step:<13}  FAILED: {s.error.splitlines()[0]}")
                 continue
             p(
-                f"{name:<12}{s.step:<13}{_f(s.wall_s, '9.2f')}{_f(s.inner_s, '9.2f')}{_f(s.feeds_per_s, '10.1f')}"
+                f"{name:<12}{s.step:<13}{_f(s.wall_s, '9.2f')}{_f(s.inner_s, '9.2f')}"
+                f"{_f(s.feeds_per_s, '10.1f')}"
                 f"{_f(s.posts_per_s, '10.0f')}{_f(s.peak_rss_mb, '13.0f')}{_f(s.cpu_s, '8.1f')}"
                 f"{_f(s.db_mb, '9.1f')}  {srv}"
             )
@@ -544,15 +562,19 @@ def print_report(
         for name, reason in res.skipped.items():
             p(f"{name}: skipped — {reason}")
         g = res.get
-        p("ratios (wall time)        first pass   unchanged pass")
+        hd = ("wall: first", "unchanged", "inner: first", "unchanged")
+        p(f"{'ratios':<24}{hd[0]:>12}{hd[1]:>11}{hd[2]:>14}{hd[3]:>11}")
         for label, a, b in (
             ("reader ÷ townsquare", "reader", "townsquare"),
             ("townsquare ÷ floor", "townsquare", "floor"),
             ("reader ÷ floor", "reader", "floor"),
         ):
-            p(
-                f"  {label:<22}{_ratio(g(a, 'first'), g(b, 'first')):>12}{_ratio(g(a, 'unchanged'), g(b, 'unchanged')):>17}"
-            )
+            cells = [
+                _ratio(g(a, step), g(b, step), inner=inner)
+                for inner in (False, True)
+                for step in ("first", "unchanged")
+            ]
+            p(f"  {label:<22}{cells[0]:>12}{cells[1]:>11}{cells[2]:>14}{cells[3]:>11}")
 
     p("\nscaling: ms per feed")
     cols = [(sys_, step) for sys_ in SYSTEMS for step in ("first", "unchanged")]
@@ -579,9 +601,7 @@ def parse_int_list(s: str) -> list[int]:
     try:
         values = [int(x) for x in s.split(",") if x.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {s!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}") from None
     if not values or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"expected positive integers, got {s!r}")
     return values
@@ -591,9 +611,7 @@ def parse_only(s: str) -> list[str]:
     names = [x.strip() for x in s.split(",") if x.strip()]
     bad = [x for x in names if x not in SYSTEMS]
     if bad or not names:
-        raise argparse.ArgumentTypeError(
-            f"--only takes some of {','.join(SYSTEMS)}; got {s!r}"
-        )
+        raise argparse.ArgumentTypeError(f"--only takes some of {','.join(SYSTEMS)}; got {s!r}")
     return names
 
 
@@ -601,9 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument(
-        "--feeds", type=int, default=1000, help="corpus size (default 1000)"
-    )
+    ap.add_argument("--feeds", type=int, default=1000, help="corpus size (default 1000)")
     ap.add_argument(
         "--scales",
         type=parse_int_list,
@@ -616,7 +632,8 @@ def main(argv: list[str] | None = None) -> int:
         "--workers",
         type=parse_int_list,
         default=[1, 4, 16],
-        help="reader's update_feeds workers; several: pick the fastest on the smallest scale (default 1,4,16)",
+        help="reader's update_feeds workers; given several, the fastest on the smallest "
+        "scale is used (default 1,4,16)",
     )
     ap.add_argument(
         "--calibrate-feeds",
@@ -642,9 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         default=default_python(),
         help="interpreter for the measured processes",
     )
-    ap.add_argument(
-        "--townsquare-cmd", help="how to run the CLI (default: PYTHON -m townsquare)"
-    )
+    ap.add_argument("--townsquare-cmd", help="how to run the CLI (default: PYTHON -m townsquare)")
     ap.add_argument(
         "--timeout",
         type=float,
@@ -666,9 +681,7 @@ def main(argv: list[str] | None = None) -> int:
         check=False,
     )
     if check.returncode != 0:
-        ap.error(
-            f"{a.python} cannot import aiohttp, lxml and nh3 (use --python):\n{check.stderr}"
-        )
+        ap.error(f"{a.python} cannot import aiohttp, lxml and nh3 (use --python):\n{check.stderr}")
     if "reader" in a.only:
         check = subprocess.run(
             [a.python, "-c", "import reader"],
@@ -681,6 +694,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{a.python} cannot import reader (pip install reader, or leave it out with --only)"
             )
 
+    load_before = os.getloadavg()
+    if load_before[0] > 0.5:
+        log(
+            f"WARNING: load average {load_before[0]:.1f} before starting; other work on this "
+            f"machine ({os.cpu_count()} CPUs) will skew the figures"
+        )
     log(f"corpus: {top} feeds, seed {a.seed}")
     cdir, metas, gen_s = corpus.ensure_corpus(top, a.seed, a.corpus_dir)
     how = f"generated in {gen_s:.1f}s" if gen_s > 0.05 else "cached"
@@ -688,11 +707,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [(cdir / m.filename).stat().st_size for m in metas]
 
     work = Path(tempfile.mkdtemp(prefix="townsquare-bench-"))
-    ts_cmd = (
-        shlex.split(a.townsquare_cmd)
-        if a.townsquare_cmd
-        else [a.python, "-m", "townsquare"]
-    )
+    ts_cmd = shlex.split(a.townsquare_cmd) if a.townsquare_cmd else [a.python, "-m", "townsquare"]
     results: list[ScaleResult] = []
     reader_workers: int | None = None
     calibration: dict[int, float] = {}
@@ -721,9 +736,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
             for n in scales:
                 ctx.timeout = a.timeout or 300 + n
-                res = ScaleResult(
-                    n, sum(m.n_posts for m in metas[:n]), sum(sizes[:n]) / 1e6
-                )
+                res = ScaleResult(n, sum(m.n_posts for m in metas[:n]), sum(sizes[:n]) / 1e6)
                 log(f"=== {n} feeds: {res.posts} posts, {res.corpus_mb:.1f} MB")
                 urls_file = work / f"urls-{n}.txt"
                 urls_file.write_text("\n".join(all_urls[:n]) + "\n")
@@ -742,6 +755,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log("interrupted")
         return 130
+    except ServerGoneError as e:
+        log(f"ERROR: {e}")
+        return 1
     finally:
         if a.keep:
             log(f"kept the work directory: {work}")
@@ -757,6 +773,8 @@ def main(argv: list[str] | None = None) -> int:
                 "platform": platform.platform(),
                 "cpus": os.cpu_count(),
                 "python": a.python,
+                "loadavg_before": load_before,
+                "loadavg_after": os.getloadavg(),
             },
             "seed": a.seed,
             "gzip": a.gzip,

@@ -21,6 +21,7 @@ parsing threads, whatever the pass's length.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import os
 import subprocess
@@ -135,10 +136,8 @@ def serve() -> None:
                 pass  # the client gave up on us, as it should
 
         def handle(self) -> None:
-            try:
+            with contextlib.suppress(OSError):  # the client hung up: fine
                 super().handle()
-            except OSError:
-                pass
 
         def log_message(self, format: str, *args: object) -> None:
             pass

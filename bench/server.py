@@ -143,9 +143,7 @@ def make_app(feeds: dict[str, Entry], stats: Stats) -> web.Application:
 
 async def serve(feeds: dict[str, Entry], host: str, port: int) -> None:
     stats = Stats()
-    runner = web.AppRunner(
-        make_app(feeds, stats), access_log=None, handle_signals=False
-    )
+    runner = web.AppRunner(make_app(feeds, stats), access_log=None, handle_signals=False)
     await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -179,16 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument(
-        "--dir", type=Path, required=True, help="corpus directory (see corpus.py)"
-    )
+    ap.add_argument("--dir", type=Path, required=True, help="corpus directory (see corpus.py)")
     ap.add_argument("--feeds", type=int, required=True)
     ap.add_argument("--seed", type=int, default=corpus.DEFAULT_SEED)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
-    ap.add_argument(
-        "--gzip", action="store_true", help="serve gzip to clients that accept it"
-    )
+    ap.add_argument("--gzip", action="store_true", help="serve gzip to clients that accept it")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     feeds = load(a.dir, a.feeds, a.seed, a.gzip)

@@ -112,7 +112,7 @@ async def _fetch_all(
 
 def floor(urls_file: Path, concurrency: int, timeout: float) -> dict[str, Any]:
     import nh3
-    from lxml import etree  # type: ignore[import-untyped]
+    from lxml import etree
 
     urls = _urls(urls_file)
 
@@ -133,14 +133,10 @@ def floor(urls_file: Path, concurrency: int, timeout: float) -> dict[str, Any]:
         try:
             if url.endswith(".json"):
                 doc = json.loads(body)
-                htmls.extend(
-                    item.get("content_html", "") for item in doc.get("items", ())
-                )
+                htmls.extend(item.get("content_html", "") for item in doc.get("items", ()))
             else:
                 root = etree.fromstring(body, parser)
-                htmls.extend(
-                    el.text or "" for el in root.iter(CONTENT_ENCODED, ATOM_CONTENT)
-                )
+                htmls.extend(el.text or "" for el in root.iter(CONTENT_ENCODED, ATOM_CONTENT))
         except (ValueError, etree.XMLSyntaxError) as e:
             parse_errors.append(f"{url}: {e!r}")
     parse_s = time.perf_counter() - t0

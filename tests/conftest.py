@@ -5,23 +5,35 @@ from __future__ import annotations
 import hashlib
 import io
 import ipaddress
+import os
+import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from smtp_sink import Sink, SMTPServer
 from townsquare import cli
 from townsquare.config import Config, load
 from townsquare.store import Store, open_store
+from townsquare.store.db import connect
 
 DATA = Path(__file__).parent / "data"
+SRC = Path(__file__).parent.parent / "src"
+# Commands the tests start in their own processes run this checkout's code too.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p
+)
 FEEDS = DATA / "feeds"
 LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @dataclass
@@ -38,6 +50,14 @@ class Request:
 
 
 Route = Callable[[Request], Response]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # not a client hanging up early
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class FeedServer:
@@ -72,10 +92,9 @@ class FeedServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
         self._thread.start()
         self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -139,6 +158,43 @@ def store(config: Config) -> Iterator[Store]:
         yield s
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A schema of this run's own in the test database, migrated once."""
+    try:
+        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip(f"PostgreSQL is not running at {POSTGRES}")
+    schema = "test_" + uuid.uuid4().hex[:12]
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+            open_store(url).close()
+            yield url
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, db_path: str) -> Iterator[Store]:
+    """Each backend in turn: a fresh SQLite file, then PostgreSQL emptied for the test."""
+    if request.param == "sqlite":
+        with open_store(db_path) as s:
+            yield s
+        return
+    with Store(connect(request.getfixturevalue("postgres_url"), migrate=False)) as s:
+        tables = [
+            r["tablename"]
+            for r in s.db.fetchall(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                " AND tablename NOT LIKE '%yoyo%'"
+            )
+        ]
+        s.db.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        yield s
+
+
 @dataclass
 class Result:
     code: int
@@ -159,3 +215,57 @@ def run(db_path: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
         return Result(code, out.getvalue(), err.getvalue())
 
     return invoke
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema for one test, dropped afterwards."""
+    try:
+        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip(f"PostgreSQL is not running at {POSTGRES}")
+    schema = "test_" + uuid.uuid4().hex[:12]
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+# --- email (issue 7) ---------------------------------------------------------------------
+
+SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+
+
+@pytest.fixture(scope="session")
+def _smtp_server() -> Iterator[SMTPServer]:
+    server = SMTPServer(Sink())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(_smtp_server: SMTPServer) -> SMTPServer:
+    """A real SMTP server on 127.0.0.1 that keeps what it accepts (tests/smtp_sink.py).
+
+    One server for the session (starting one takes half a second); each test
+    gets it empty, with no special replies.
+    """
+    _smtp_server.sink.reset()
+    return _smtp_server
+
+
+@pytest.fixture
+def mail_config(config: Config, smtp: SMTPServer) -> Config:
+    """Settings that send email to the ``smtp`` server."""
+    return replace(
+        config,
+        base_url="https://townsquare.example/",
+        secret_key=SECRET,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_security="none",
+        smtp_from="Townsquare <digest@townsquare.example>",
+        smtp_timeout=10.0,
+    )

@@ -171,7 +171,9 @@ def test_kill_dash_nine_at_random_moments(servers: list[FeedServer], tmp_path: P
         process = _townsquare(db, "fetch", "--all")
         time.sleep(rng.uniform(0.1, 1.0) * whole)
         process.send_signal(signal.SIGKILL)
-        process.communicate()
+        # Its output closes once nothing of it is left running (parsing worker processes
+        # included): a killed pass leaves nothing behind.
+        process.communicate(timeout=10)
         now_logged = check_consistent(db)
         if 0 < now_logged - logged < FEEDS:
             partial += 1

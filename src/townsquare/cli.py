@@ -11,23 +11,28 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .config import Config, load
+from .config import Config, default_value, load
 from .errors import InputError, TownsquareError
 from .ingest.clean import plain_text
 from .ingest.discover import discover
 from .ingest.fetch import Fetcher
 from .ingest.pipeline import Ingest, PassReport
-from .model import Post, Source
+from .model import Frequency, Post, Source
+from .notify.address import check_address
+from .notify.digest import DigestReport, send_digests
 from .opml import read_opml
+from .publish.opml import blogs_opml, category_opml
+from .publish.static_site import build_site
 from .store import Store, open_store
 from .text import long_date
 
@@ -83,10 +88,10 @@ def _print_json(value: object) -> None:
 class ProgressBar:
     """A one-line progress bar on a terminal; silent elsewhere."""
 
-    def __init__(self, label: str, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
         self.label = label
-        self.stream = stream
-        self.enabled = stream.isatty()
+        self.stream = stream or sys.stderr  # looked up now: it may have been redirected
+        self.enabled = self.stream.isatty()
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled or total == 0:
@@ -244,7 +249,26 @@ def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _print_river(posts: list[Post], out: TextIO = sys.stdout) -> None:
+def cmd_worker(args: argparse.Namespace, config: Config) -> int:
+    async def work(ingest: Ingest) -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        return await ingest.work(stop, batch=args.batch, idle=args.idle, once=args.once)
+
+    with open_store(config.db) as store:
+        ingest = Ingest(store, config)
+        try:
+            fetched = asyncio.run(work(ingest))
+        finally:
+            ingest.close()
+    print(f"Worker stopped after fetching {fetched} blog{'s' if fetched != 1 else ''}")
+    return 0
+
+
+def _print_river(posts: list[Post]) -> None:
+    out = sys.stdout
     for post in posts:
         byline = " · ".join(
             x for x in (post.source_title, long_date(post.published), post.author) if x
@@ -293,10 +317,156 @@ def cmd_import_opml(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_export_opml(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        if args.category:
+            listing = category_opml(store, config, args.category)
+        else:
+            listing = blogs_opml(store, config)
+    if args.output is None:
+        sys.stdout.write(listing.body.decode("utf-8"))
+        return 0
+    path = Path(args.output)
+    try:
+        path.write_bytes(listing.body)
+    except OSError as exc:
+        raise InputError(f"cannot write '{path}': {exc.strerror}") from None
+    print(f"Exported the blogs to '{path}'")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace, config: Config) -> int:
+    outdir = Path(args.outdir)
+    with open_store(config.db) as store:
+        report = build_site(store, config, outdir)
+    written = f"{report.written} file{'s' if report.written != 1 else ''} written"
+    print(
+        f"Built the site in '{outdir}': {written}, "
+        f"{report.unchanged} unchanged, {report.removed} removed"
+    )
+    return 0
+
+
+def _serve_site(config: Config, store: Store, host: str, port: int) -> int:
+    """Serve the website until interrupted; prints the address once it is listening."""
+    from .web import create_app
+    from .web.serve import address, bind, server
+
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on {host}:{port}: {exc.strerror}: choose another with --port"
+        ) from None
+    url = address(sock)
+    if config.base_url == default_value("base_url"):
+        config = replace(config, base_url=url)
+    web = server(create_app(config, store))
+    print(f"{config.site_name} is at {url}  (press Ctrl+C to stop)", flush=True)
+    try:
+        web.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        return _serve_site(config, store, args.host or config.host, _port(args, config))
+
+
+def _port(args: argparse.Namespace, config: Config) -> int:
+    return config.port if args.port is None else int(args.port)
+
+
+def _digest_line(r: DigestReport) -> str:
+    noun = f"{r.frequency.value} digest{'s' if r.sent != 1 else ''}"
+    return (
+        f"Sent {r.sent} {noun} for {r.period} in {r.seconds:.1f} s: {r.empty} with nothing new, "
+        f"{r.retry} to try again next run, {r.refused} refused ({r.paused} subscribers paused), "
+        f"{r.unknown} perhaps not delivered"
+    )
+
+
+def cmd_digest_send(args: argparse.Namespace, config: Config) -> int:
+    frequencies = [Frequency(args.frequency)] if args.frequency else list(Frequency)
+    reports = []
+    with open_store(config.db) as store:
+        for frequency in frequencies:
+            reports.append(
+                send_digests(
+                    store,
+                    config,
+                    frequency,
+                    progress=ProgressBar(f"Sending {frequency.value} digests"),
+                )
+            )
+    if args.json:
+        _print_json([{**asdict(r), "frequency": r.frequency.value} for r in reports])
+        return 0
+    for r in reports:
+        for line in r.errors:
+            print(f"  {line}")
+        if r.resolved:
+            print(
+                f"  {r.resolved} digest{'s' if r.resolved != 1 else ''} left by a stopped run "
+                "may have been delivered: they will not be sent again"
+            )
+        print(_digest_line(r))
+    return 0
+
+
+def cmd_digest_stats(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        counts = store.subscriber_counts()
+    if args.json:
+        _print_json(
+            {
+                "confirmed": {f.value: n for f, n in counts.confirmed.items()},
+                "all_categories": {f.value: n for f, n in counts.all_categories.items()},
+                "categories": {
+                    name: {f.value: n for f, n in by.items()}
+                    for name, by in counts.by_category.items()
+                },
+                "unconfirmed": counts.unconfirmed,
+                "paused": counts.paused,
+            }
+        )
+        return 0
+    rows = [
+        ("Everyone", counts.confirmed),
+        ("All categories", counts.all_categories),
+        *counts.by_category.items(),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"{'Subscribers':<{width}}  {'daily':>7}  {'weekly':>7}")
+    for name, by in rows:
+        print(f"{name:<{width}}  {by[Frequency.DAILY]:>7}  {by[Frequency.WEEKLY]:>7}")
+    print(f"\nNot confirmed yet: {counts.unconfirmed}.")
+    print(f"Paused after refused emails: {counts.paused}.")
+    return 0
+
+
+def cmd_digest_unsubscribe(args: argparse.Namespace, config: Config) -> int:
+    try:
+        _, key = check_address(args.address)
+    except InputError:
+        raise InputError(f"not an email address: {args.address!r}") from None
+    with open_store(config.db) as store:
+        subscriber = store.subscriber_by_address(key)
+        if subscriber is not None:
+            store.remove_subscriber(subscriber.id)
+    if subscriber is None:
+        print(f"No subscriber has the address {args.address!r}: nothing to do")
+    else:
+        print(f"Unsubscribed {args.address!r}: the address is forgotten")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     import ipaddress
 
-    from .demo.server import sample_blogs, serve_samples
+    from .demo.server import add_sample_blogs, serve_samples
 
     loopback = ipaddress.ip_network("127.0.0.1/32")
     config = replace(config, allow_networks=(*config.allow_networks, loopback))
@@ -305,19 +475,12 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     db = explicit_db or str(Path(folder or ".") / "demo.db")
     config = replace(config, db=db)
     with serve_samples() as base, open_store(db) as store:
-        now = datetime.now().astimezone()
-        for blog in sample_blogs():
-            url = f"{base}feeds/{blog.file}"
-            if store.source_by_url(url) is None:
-                store.add_source(
-                    url, blog.title, site_url=blog.site_url, categories=blog.categories, now=now
-                )
-        print(f"Serving {len(sample_blogs())} sample blogs at {base}feeds/")
+        count = add_sample_blogs(store, base, datetime.now().astimezone())
+        print(f"Serving {count} sample blogs at {base}feeds/")
         report = _run_pass(store, config, force=True, progress=ProgressBar("Fetching"))
         print(_fetch_summary(report))
-        _print_river(store.river(limit=args.limit))
-    print(f"\nThe demo database is {db}")
-    return 0
+        print(f"The demo database is {db}")
+        return _serve_site(config, store, args.host or config.host, _port(args, config))
 
 
 # --- wiring -----------------------------------------------------------------------------
@@ -363,6 +526,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--source", action="append", metavar="ID_OR_URL", help="only this blog (repeatable)"
     )
     p.add_argument("--json", action="store_true")
+    p = command(
+        "worker",
+        cmd_worker,
+        "Fetch due blogs until stopped; run several, on one machine or many, to share the polling.",
+    )
+    p.add_argument("--once", action="store_true", help="stop when no blog is due any more")
+    p.add_argument("--batch", type=int, default=50, help="blogs claimed at a time (default 50)")
+    p.add_argument("--idle", type=float, default=30.0, help="seconds to wait when nothing is due")
     p = command("posts", cmd_posts, "Show the newest posts.")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=20)
@@ -372,13 +543,58 @@ def build_parser() -> argparse.ArgumentParser:
         "Add the blogs listed in an OPML file; folders become categories.",
     )
     p.add_argument("file")
+    p = command("serve", cmd_serve, "Serve the website.")
+    _listen_arguments(p)
+    p = command(
+        "export-opml",
+        cmd_export_opml,
+        "Write the blogs as OPML, in a folder per category, for a feed reader.",
+    )
+    p.add_argument("--category", metavar="SLUG", help="only the blogs in this category")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: print it)")
+    p = command(
+        "build",
+        cmd_build,
+        "Write the public site's feeds and OPML lists into a folder, changing only what changed.",
+    )
+    p.add_argument("outdir", metavar="OUTDIR")
     p = command(
         "demo",
         cmd_demo,
-        "Serve the bundled sample blogs on 127.0.0.1, fetch them and show the river.",
+        "Serve the bundled sample blogs on 127.0.0.1, fetch them, then serve the website.",
     )
-    p.add_argument("--limit", type=int, default=10, help="how many posts to show")
+    _listen_arguments(p)
+
+    digest = sub.add_parser("digest", help="Email digests: send them, count subscribers.")
+    digest_sub = digest.add_subparsers(dest="digest_command", metavar="COMMAND", required=True)
+    p = digest_sub.add_parser(
+        "send",
+        help="Send this period's digests; safe to run again.",
+        description="Send the digests due now: daily ones for today (UTC), weekly ones for "
+        "this ISO week. Running it again sends only what is still to send.",
+    )
+    p.set_defaults(handler=cmd_digest_send)
+    p.add_argument("--frequency", choices=[f.value for f in Frequency], help="default: both")
+    p.add_argument("--json", action="store_true")
+    p = digest_sub.add_parser(
+        "stats", help="Count subscribers by frequency and category (no addresses)."
+    )
+    p.set_defaults(handler=cmd_digest_stats)
+    p.add_argument("--json", action="store_true")
+    p = digest_sub.add_parser(
+        "unsubscribe",
+        help="Unsubscribe an address by hand (for requests sent by email).",
+    )
+    p.set_defaults(handler=cmd_digest_unsubscribe)
+    p.add_argument("address")
     return parser
+
+
+def _listen_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="the address to listen on (default: 127.0.0.1)")
+    p.add_argument(
+        "--port", type=int, help="the port to listen on (default: 8080; 0 for any free port)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

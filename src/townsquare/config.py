@@ -8,6 +8,7 @@ default.  A bad value raises ``ConfigError`` quoting the key and the value.
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import os
 import tomllib
@@ -42,6 +43,20 @@ def _int(raw: object) -> int:
     return value
 
 
+def _count(raw: object) -> int:
+    value = _int(raw)
+    if value < 1:
+        raise ValueError("expected a whole number of 1 or more")
+    return value
+
+
+def _port(raw: object) -> int:
+    value = _int(raw)
+    if value > 65535:
+        raise ValueError("expected a port number from 0 to 65535")
+    return value
+
+
 def _float(raw: object) -> float:
     value = float(str(raw).strip())
     if value <= 0:
@@ -51,6 +66,37 @@ def _float(raw: object) -> float:
 
 def _str(raw: object) -> str:
     return str(raw).strip()
+
+
+def _mail_port(raw: object) -> int:
+    value = _int(raw)
+    if not 1 <= value <= 65535:
+        raise ValueError("expected a port number from 1 to 65535")
+    return value
+
+
+def _choice(*allowed: str) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        text = str(raw).strip().lower()
+        if text not in allowed:
+            raise ValueError("expected one of " + ", ".join(allowed))
+        return text
+
+    return parse
+
+
+def _mailbox(raw: object) -> str:
+    text = str(raw).strip()
+    if text and "@" not in email.utils.parseaddr(text)[1]:
+        raise ValueError("expected an email address, like 'Townsquare <digest@example.org>'")
+    return text
+
+
+def _secret(raw: object) -> str:
+    text = str(raw).strip()
+    if text and len(text) < 32:
+        raise ValueError("expected at least 32 random characters")
+    return text
 
 
 def _networks(raw: object) -> tuple[Network, ...]:
@@ -88,6 +134,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("base_url", _str, "http://127.0.0.1:8080/", "The public address of the site."),
     Setting("contact", _str, "", "How to reach the curator (an email address or a URL)."),
     Setting(
+        "about",
+        _str,
+        "",
+        "A few sentences about the site and who runs it, shown on the about page.",
+    ),
+    Setting(
+        "accessibility_statement",
+        _str,
+        "",
+        "Known accessibility problems and when they will be fixed, added to the accessibility "
+        "statement on the about page.",
+    ),
+    Setting("host", _str, "127.0.0.1", "The address 'townsquare serve' listens on."),
+    Setting("port", _port, 8080, "The port 'townsquare serve' listens on (0: any free port)."),
+    Setting("page_size", _count, 10, "Posts on each page of the river, a blog or a category."),
+    Setting(
         "allow_networks",
         _networks,
         (),
@@ -105,6 +167,64 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("connect_timeout", _float, 10.0, "Seconds to wait for a connection."),
     Setting("max_body_bytes", _int, 10_000_000, "Largest feed body read, after decompression."),
     Setting("poll_interval", _int, 3600, "Seconds between fetches of a healthy feed."),
+    Setting(
+        "claim_lease",
+        _int,
+        600,
+        "Seconds a worker may hold a batch of blogs before another worker may take them over.",
+    ),
+    Setting("feed_items", _count, 50, "How many of the newest posts each published feed holds."),
+    Setting(
+        "secret_key",
+        _secret,
+        "",
+        "At least 32 random characters that sign the links in emails. Keep it secret: "
+        "changing it stops every link in emails already sent from working.",
+        secret=True,
+    ),
+    Setting(
+        "smtp_host",
+        _str,
+        "",
+        "The mail server that sends digests and confirmation emails. No email is sent "
+        "while this is empty.",
+    ),
+    Setting(
+        "smtp_port", _mail_port, 587, "The mail server's port (587 for starttls, 465 for tls)."
+    ),
+    Setting(
+        "smtp_security",
+        _choice("starttls", "tls", "none"),
+        "starttls",
+        "starttls, tls, or none (only for a mail server on this machine).",
+    ),
+    Setting("smtp_username", _str, "", "The login for the mail server, if it needs one."),
+    Setting("smtp_password", _str, "", "The password for the mail server login.", secret=True),
+    Setting("smtp_timeout", _float, 30.0, "Seconds to wait for the mail server at each step."),
+    Setting(
+        "smtp_from",
+        _mailbox,
+        "",
+        "The sender of every email, for example 'Townsquare <digest@example.org>'.",
+    ),
+    Setting(
+        "unsubscribe_address",
+        _mailbox,
+        "",
+        "Where mail clients send unsubscribe requests by email (List-Unsubscribe mailto). "
+        "Default: the smtp_from address.",
+    ),
+    Setting(
+        "dkim_private_key",
+        _str,
+        "",
+        "A PEM file with the RSA private key that DKIM-signs every email. No signing "
+        "while this is empty.",
+    ),
+    Setting("dkim_selector", _str, "townsquare", "The DKIM selector: its DNS record's name."),
+    Setting(
+        "dkim_domain", _str, "", "The domain of the DKIM signature. Default: smtp_from's domain."
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -117,6 +237,11 @@ class Config:
     site_description: str
     base_url: str
     contact: str
+    about: str
+    accessibility_statement: str
+    host: str
+    port: int
+    page_size: int
     allow_networks: tuple[Network, ...]
     fetch_concurrency: int
     fetch_per_host: int
@@ -124,10 +249,28 @@ class Config:
     connect_timeout: float
     max_body_bytes: int
     poll_interval: int
+    claim_lease: int
+    feed_items: int
+    secret_key: str
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_username: str
+    smtp_password: str
+    smtp_timeout: float
+    smtp_from: str
+    unsubscribe_address: str
+    dkim_private_key: str
+    dkim_selector: str
+    dkim_domain: str
 
     @property
     def user_agent(self) -> str:
         return f"Townsquare/{__version__} (+{self.base_url})"
+
+
+def default_value(name: str) -> object:
+    return _BY_NAME[name].default
 
 
 def _parse(setting: Setting, raw: object, where: str) -> object:

@@ -11,6 +11,7 @@ and the website show its message, never a traceback::
     │       └── CategoryNotFoundError
     ├── SourceExistsError       the feed is already listed
     ├── InputError              something a person typed is not usable
+    ├── MailError               email cannot be sent: not set up, or the mail server failed
     └── FeedError               a feed could not be fetched or read
         ├── BlockedAddressError the address is not allowed (private network)
         ├── FetchError          network or HTTP failure
@@ -64,6 +65,10 @@ class SourceExistsError(TownsquareError):
 
 class InputError(TownsquareError):
     """Something typed on the command line or in a form is not usable."""
+
+
+class MailError(TownsquareError):
+    """Email cannot be sent: it is not set up, or the mail server cannot be used."""
 
 
 class FeedError(TownsquareError):

@@ -200,3 +200,64 @@ class SaveCounts:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+
+
+class Frequency(enum.StrEnum):
+    """How often a subscriber gets a digest."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where one digest (one subscriber, one period) has got to."""
+
+    PENDING = "pending"  # planned, not tried yet
+    SENDING = "sending"  # claimed just before SMTP DATA; left behind only by a crash
+    SENT = "sent"
+    TEMP_FAILED = "temp_failed"  # a 4xx answer: tried again on the next run
+    FAILED = "failed"  # a 5xx answer: counted against the subscriber
+    EMPTY = "empty"  # nothing new: nothing sent
+    SUPERSEDED = "superseded"  # never sent; a later period's digest took its posts
+    UNKNOWN = "unknown"  # a run stopped during DATA: perhaps delivered, never sent again
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """Someone who asked for email digests (confirmed or not yet)."""
+
+    id: int
+    address: str
+    frequency: Frequency
+    category_ids: tuple[int, ...] | None  # None: every category
+    link_key: str  # random; signed into every link, replaced to revoke old links
+    created_at: datetime
+    confirmed_at: datetime | None
+    paused_at: datetime | None
+    paused_reason: str | None
+    permanent_failures: int
+    digest_through: datetime | None  # posts first seen up to here were in a digest
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One digest to send: a subscriber, a period and the posts it covers."""
+
+    id: int
+    period: str  # '2026-11-24' (daily) or '2026-W48' (weekly)
+    status: DeliveryStatus
+    covers_from: datetime  # posts first seen after this ...
+    covers_until: datetime  # ... and up to this
+    attempts: int
+    subscriber: Subscriber
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberCounts:
+    """How many people get digests; never who."""
+
+    confirmed: dict[Frequency, int]
+    all_categories: dict[Frequency, int]  # of the confirmed, those who take every category
+    by_category: dict[str, dict[Frequency, int]]  # category name -> frequency -> count
+    unconfirmed: int
+    paused: int

@@ -1,8 +1,14 @@
-"""OPML: reading a list of blogs (folders become categories)."""
+"""OPML: reading a list of blogs (folders become categories).
+
+A feed listed in several folders, as feed readers export a feed in several
+categories, is one feed with all those categories.  Writing OPML is
+``townsquare.publish.opml``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html
+from dataclasses import dataclass, replace
 
 from lxml import etree
 
@@ -32,14 +38,29 @@ def read_opml(data: bytes, *, where: str = "the file") -> list[OpmlFeed]:
         raise InputError(f"{where} is not OPML: it has no <opml> with a <body>")
     feeds: list[OpmlFeed] = []
     _walk(root.find("body"), (), feeds)
-    return feeds
+    return _merge(feeds)
+
+
+def _merge(feeds: list[OpmlFeed]) -> list[OpmlFeed]:
+    """One entry per feed URL, in first-seen order, with every category it was under."""
+    by_url: dict[str, OpmlFeed] = {}
+    for feed in feeds:
+        first = by_url.get(feed.url)
+        if first is None:
+            by_url[feed.url] = feed
+        else:
+            categories = tuple(dict.fromkeys(first.categories + feed.categories))
+            by_url[feed.url] = replace(first, categories=categories)
+    return list(by_url.values())
 
 
 def _walk(parent: etree._Element | None, folders: tuple[str, ...], out: list[OpmlFeed]) -> None:
     if parent is None:
         return
     for outline in parent.iterfind("outline"):
-        name = plain_text(outline.get("title") or outline.get("text"), is_html=False)
+        raw = outline.get("title") or outline.get("text")
+        # Entities are often escaped twice; angle brackets are the blog's own name.
+        name = plain_text(html.unescape(raw) if raw else None, is_html=False)
         url = safe_url(outline.get("xmlUrl") or outline.get("xmlurl"))
         if url:
             category = outline.get("category")

@@ -13,9 +13,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+
+from ..store import Store
 
 _TYPES = {
     ".rss": "application/rss+xml; charset=utf-8",
@@ -32,14 +35,35 @@ class SampleBlog:
     title: str
     site_url: str
     categories: tuple[str, ...]
+    excerpts_only: bool = False
 
 
 def sample_blogs() -> list[SampleBlog]:
     raw = json.loads((resources.files("townsquare.demo") / "blogs.json").read_text("utf-8"))
     return [
-        SampleBlog(b["file"], b["title"], b["site_url"], tuple(b.get("categories", ())))
+        SampleBlog(
+            b["file"],
+            b["title"],
+            b["site_url"],
+            tuple(b.get("categories", ())),
+            bool(b.get("excerpts_only", False)),
+        )
         for b in raw
     ]
+
+
+def add_sample_blogs(store: Store, base: str, now: datetime) -> int:
+    """List the sample blogs served at ``base`` (from ``serve_samples``); gives how many."""
+    blogs = sample_blogs()
+    for blog in blogs:
+        url = f"{base}feeds/{blog.file}"
+        if store.source_by_url(url) is None:
+            source = store.add_source(
+                url, blog.title, site_url=blog.site_url, categories=blog.categories, now=now
+            )
+            if blog.excerpts_only:
+                store.update_source(source.id, excerpts_only=True)
+    return len(blogs)
 
 
 def _feed(name: str) -> bytes | None:

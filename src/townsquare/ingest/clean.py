@@ -76,12 +76,17 @@ _TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "_hsenc", "_h
 # title of a hundred thousand "<" costs one pass, not one per "<".
 _TAG_RE = re.compile(r"<[A-Za-z/!?][^<>]*(?:>|$)")
 _TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+_HIDDEN_OPEN = re.compile(r"<(script|style|template)\b[^<>]*>", re.I)
+_HIDDEN_CLOSE = {
+    name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "template")
+}
 _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
 )
 _IMG = re.compile(r"<img\b[^<>]*>", re.I)
 _TINY = re.compile(r"""\b(?:width|height)\s*=\s*["']?\s*[01](?:px)?\s*["'\s/>]""", re.I)
+_PLAIN_WEB_URL = re.compile(r"https?://[A-Za-z0-9][^\s/?#\\@]*(?:[/?#][^\s\\]*)?\Z", re.I)
 _EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
 
 _state = threading.local()
@@ -91,6 +96,30 @@ def _base() -> str:
     return str(getattr(_state, "base", ""))
 
 
+def _join(base: str, value: str) -> str:
+    """urljoin, with fast paths for the shapes nearly every real link has."""
+    head = value[:8].lower()
+    if head.startswith(("https://", "http://")):
+        return value
+    if value.startswith("//"):
+        return base.split(":", 1)[0] + ":" + value if base else value
+    if value.startswith("/") and base:
+        origin = _origin(base)
+        if origin:
+            return origin + value
+    return urljoin(base, value) if base else value
+
+
+def _origin(base: str) -> str:
+    cached: tuple[str, str] | None = getattr(_state, "origin", None)
+    if cached is not None and cached[0] == base:
+        return cached[1]
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    _state.origin = (base, origin)
+    return origin
+
+
 def safe_url(
     value: str | None, base: str = "", *, schemes: tuple[str, ...] = _SAFE_SCHEMES
 ) -> str | None:
@@ -98,17 +127,22 @@ def safe_url(
     are percent-encoded, so the URL cannot end an HTML attribute wherever it is put."""
     if not value:
         return None
-    value = _CONTROL.sub("", value).strip()
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("", value)
+    value = value.strip()
     if not value:
         return None
     try:
-        absolute = urljoin(base, value) if base else value
+        absolute = _join(base, value)
+        if _PLAIN_WEB_URL.match(absolute):
+            return absolute.translate(_URL_ESCAPES) if "http" in schemes else None
         parts = urlsplit(absolute)
     except ValueError:
         return None
-    if parts.scheme.lower() not in schemes:
+    scheme = parts.scheme.lower()
+    if scheme not in schemes:
         return None
-    if parts.scheme.lower() in _SAFE_SCHEMES and not parts.hostname:
+    if scheme in _SAFE_SCHEMES and not parts.hostname:
         return None
     return absolute.translate(_URL_ESCAPES)
 
@@ -170,7 +204,9 @@ _CLEANER = nh3.Cleaner(
     strip_comments=True,
     link_rel="noopener noreferrer",
     url_schemes={"http", "https", "mailto"},
-    set_tag_attribute_values={"img": {"loading": "lazy", "decoding": "async"}},
+    # One added attribute only: ammonia adds several in a random order, so the same post
+    # would come out different in each process and look edited on every fetch.
+    set_tag_attribute_values={"img": {"loading": "lazy"}},
 )
 
 
@@ -195,20 +231,40 @@ def sanitize_html(fragment: str | None, base: str) -> str:
         _state.base = ""
 
 
+def _drop_hidden(text: str) -> str:
+    """The text without scripts, styles and templates, and what is inside them.
+
+    Each is found and its end looked for once, from where the last one ended, so this
+    is linear however the markup is built; one left open ends the search."""
+    kept: list[str] = []
+    pos = 0
+    while (opening := _HIDDEN_OPEN.search(text, pos)) is not None:
+        closing = _HIDDEN_CLOSE[opening.group(1).lower()].search(text, opening.end())
+        if closing is None:
+            break
+        kept.append(text[pos : opening.start()])
+        pos = closing.end()
+    return " ".join([*kept, text[pos:]]) if kept else text
+
+
 def _strip_tags(text: str) -> str:
     text = _CONTROL.sub("", text)  # first, so that "<\x00script>" cannot become a tag later
-    return _TAG_RE.sub(" ", text) if "<" in text else text
+    return _TAG_RE.sub(" ", _drop_hidden(text)) if "<" in text else text
 
 
 def plain_text(value: str | None, *, is_html: bool = True, limit: int = MAX_TITLE) -> str:
-    """Text with no markup, control characters or runs of space; with ``is_html``, entities
-    are decoded too.  Nothing tag-shaped survives, even when it was escaped or unclosed:
-    any ``<`` left before a letter, ``/``, ``!`` or ``?`` is followed by a space."""
+    """Text with no control characters or runs of space.  With ``is_html``, markup (and
+    the text of scripts and styles) is removed and entities decoded; without it, ``<`` and
+    ``&`` are meant as they are.  Either way nothing tag-shaped is kept, even escaped or
+    unclosed: a ``<`` left before a letter, ``/``, ``!`` or ``?`` gets a space after it."""
     if not value:
         return ""
-    text = _strip_tags(value)
-    if is_html and "&" in text:
-        text = _strip_tags(html.unescape(text))  # markup that was escaped
+    if is_html:
+        text = _strip_tags(value)
+        if "&" in text:
+            text = _strip_tags(html.unescape(text))  # markup that was escaped
+    else:
+        text = _CONTROL.sub("", value)
     if "<" in text:
         text = _TAG_OPEN.sub("< ", text)
     text = _SPACE.sub(" ", text).strip()
@@ -276,7 +332,10 @@ def clean_entry(entry: ParsedEntry, now: datetime) -> CleanPost:
 
 
 def clean_feed(feed: ParsedFeed, now: datetime) -> list[CleanPost]:
-    return [clean_entry(entry, now) for entry in feed.entries]
+    """The feed's posts; an entry with no guid, link or text (a feed cut off mid-item) is
+    skipped, since it could never be matched to its complete self later."""
+    posts = (clean_entry(entry, now) for entry in feed.entries)
+    return [p for p in posts if p.guid or p.link or p.content_html]
 
 
 def feed_title(feed: ParsedFeed, fallback: str) -> str:

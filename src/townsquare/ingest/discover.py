@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 from urllib.parse import urljoin
 
 import lxml.html
@@ -40,13 +41,18 @@ class Discovery:
     posts: list[CleanPost]  # newest first
 
 
-def feed_links(page: bytes, base: str) -> list[str]:
-    """Feed URLs a page advertises, best first."""
+class FeedLink(NamedTuple):
+    url: str
+    comments: bool  # a comments feed, not the blog's posts
+
+
+def feed_links(page: bytes, base: str) -> list[FeedLink]:
+    """Feeds a page advertises, best first (comments feeds last)."""
     try:
         doc = lxml.html.document_fromstring(page)
     except (etree.ParserError, ValueError):
         return []
-    found: list[tuple[int, int, str]] = []
+    found: list[tuple[int, int, FeedLink]] = []
     for i, link in enumerate(doc.iter("link")):
         rels = (link.get("rel") or "").lower().split()
         kind = (link.get("type") or "").split(";")[0].strip().lower()
@@ -54,11 +60,11 @@ def feed_links(page: bytes, base: str) -> list[str]:
         if "alternate" not in rels or kind not in _TYPES or href is None:
             continue
         comments = "comment" in (link.get("title") or "").lower() or "comments" in href.lower()
-        found.append((_TYPES[kind] + (10 if comments else 0), i, href))
-    seen: dict[str, None] = {}
-    for _, _, href in sorted(found):
-        seen.setdefault(href, None)
-    return list(seen)
+        found.append((_TYPES[kind] + (10 if comments else 0), i, FeedLink(href, comments)))
+    seen: dict[str, FeedLink] = {}
+    for _, _, feed_link in sorted(found):
+        seen.setdefault(feed_link.url, feed_link)
+    return list(seen.values())
 
 
 def _full_content(feed: ParsedFeed) -> bool:
@@ -80,19 +86,22 @@ async def discover(fetcher: Fetcher, url: str) -> Discovery:
                 f"no feed found at {url!r}: the page links to no RSS, Atom or JSON feed "
                 f"({not_a_feed}); give the feed's own address instead"
             ) from None
-    parsed: list[tuple[int, str, ParsedFeed]] = []
+    # best: the blog's posts over its comments, then full content over summaries, then the
+    # page's own order of preference (Atom and RSS before JSON Feed)
+    parsed: list[tuple[tuple[bool, bool, int], str, ParsedFeed]] = []
     errors: list[str] = []
     for rank, candidate in enumerate(candidates[:MAX_CANDIDATES]):
-        got = await fetcher.fetch(candidate)
+        got = await fetcher.fetch(candidate.url)
         if got.outcome is not FetchOutcome.OK:
-            errors.append(f"{candidate}: {got.error}")
+            errors.append(f"{candidate.url}: {got.error}")
             continue
         try:
             feed = parse_feed(got.body, got.final_url, got.content_type)
         except ParseError as exc:
-            errors.append(f"{candidate}: {exc}")
+            errors.append(f"{candidate.url}: {exc}")
             continue
-        parsed.append((rank - (100 if _full_content(feed) else 0), got.final_url, feed))
+        key = (candidate.comments, not _full_content(feed), rank)
+        parsed.append((key, got.final_url, feed))
     if not parsed:
         raise NoFeedFoundError(f"no working feed found at {url!r}: " + "; ".join(errors))
     _, feed_url, feed = min(parsed, key=lambda p: p[0])

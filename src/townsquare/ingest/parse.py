@@ -40,10 +40,10 @@ DC = "{http://purl.org/dc/elements/1.1/}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
-# Everything dangerous off.  A parser is made per feed (parsing runs in several threads),
-# and fed a slice at a time, so that it can stop once it has read MAX_ENTRIES entries:
-# the tree of a feed never holds more than that, however many the body has.
-_PARSER_OPTIONS: dict[str, Any] = {
+# Everything that could reach outside the document is off.  A parser is made per feed
+# (parsing runs in several threads) and fed a slice at a time, so that it can stop once
+# it has read MAX_ENTRIES entries: the tree never holds more, however many the body has.
+_SAFE: dict[str, Any] = {
     "recover": True,
     "resolve_entities": False,
     "no_network": True,
@@ -52,7 +52,6 @@ _PARSER_OPTIONS: dict[str, Any] = {
     "huge_tree": False,
     "remove_comments": True,
     "remove_pis": True,
-    "encoding": "utf-8",
 }
 _ENTRY_TAGS = ("item", RSS10 + "item", RSS090 + "item", "entry", ATOM + "entry", ATOM03 + "entry")
 _SLICE = 1 << 20
@@ -68,12 +67,16 @@ _XML_DECL_ENCODING = re.compile(
     rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:\-]+)"""
 )
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+# Labels browsers read as Windows-1252 (bytes 0x80-0x9F are curly quotes, dashes, €...)
+_WINDOWS_1252_LABELS = ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "windows-1252")
 _DOCTYPE_START = re.compile(r"<!DOCTYPE", re.I)
 _DOCTYPE = re.compile(r"<!DOCTYPE(?:[^\[>]*\[.*?\]\s*>|[^>]*>)", re.S | re.I)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ODD_AMP = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});)")
 _AMP = re.compile(r"&(#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{0,31};)?")
 _XML_ENTITIES = {"amp;", "lt;", "gt;", "quot;", "apos;"}
+_ROOT_START = re.compile(rb"<[A-Za-z]")
+_DOCTYPE_BYTES = re.compile(rb"<!DOCTYPE", re.I)
 WEB_PAGE = "this is a web page, not a feed"
 # What an error page served as a "feed" usually starts with, once parsed as XML.
 _HTML_TOPS = frozenset(
@@ -101,9 +104,8 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         raise ParseError("the feed is empty")
     if head.startswith((b"{", b"[")):
         return _parse_json(body)
-    text = _decode(body, content_type)
     try:
-        root = _xml_root(text, url)
+        root = _xml_root(body, content_type, url)
     except ParseError:
         if _is_html(content_type):
             raise ParseError(WEB_PAGE) from None
@@ -153,7 +155,7 @@ def _decode(body: bytes, content_type: str | None) -> str:
         if not name:
             continue
         name = name.lower()
-        if name in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"):
+        if name in _WINDOWS_1252_LABELS:
             name = "windows-1252"
         if name.startswith("utf-16") or name.startswith("utf-32"):
             continue  # without a BOM, trust nothing but UTF-8 and friends
@@ -189,7 +191,22 @@ def _drop_doctype(text: str) -> str:
     return text if end is None else text[: start.start()] + text[end.end() :]
 
 
-def _xml_root(text: str, url: str) -> etree._Element:
+def _xml_root(body: bytes, content_type: str | None, url: str) -> etree._Element:
+    """Parse as it is when the feed is well formed; repair and parse again if not."""
+    root = _ROOT_START.search(body)
+    prolog = body[: root.start()] if root else body
+    if not _DOCTYPE_BYTES.search(prolog) and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        declared = _XML_DECL_ENCODING.match(prolog)
+        as_1252 = declared is not None and (
+            declared.group(1).decode("ascii").lower() in _WINDOWS_1252_LABELS
+        )
+        try:
+            tree, errors = _lxml(body, url, "windows-1252" if as_1252 else None)
+        except etree.XMLSyntaxError:
+            tree = None
+        if tree is not None and not any(e.level >= etree.ErrorLevels.ERROR for e in errors):
+            return tree
+    text = _decode(body, content_type)
     text = _XML_DECL.sub("", text, count=1)
     if "<!" in text:
         text = _drop_doctype(text)
@@ -197,23 +214,31 @@ def _xml_root(text: str, url: str) -> etree._Element:
         text = _CONTROL.sub("", text)
     if _ODD_AMP.search(text):
         text = _AMP.sub(_fix_amp, text)
-    data = text.encode("utf-8")
-    parser = etree.XMLPullParser(events=("end",), tag=_ENTRY_TAGS, base_url=url, **_PARSER_OPTIONS)
-    entries = 0
     try:
-        for start in range(0, len(data), _SLICE):
-            parser.feed(data[start : start + _SLICE])
-            entries += sum(1 for _ in parser.read_events())
-            if entries > MAX_ENTRIES:
-                break
-        root = parser.close()
+        tree, errors = _lxml(text.encode("utf-8"), url, "utf-8")
     except etree.XMLSyntaxError as exc:  # recover mode rarely gives up, but can
         raise ParseError(f"the feed is not readable XML: {exc.msg}") from None
-    if root is None:
-        error = parser.feed_error_log.last_error
+    if tree is None:
+        error = errors.last_error
         reason = f": {error.message} (line {error.line})" if error else ""
         raise ParseError(f"the feed is not readable XML{reason}")
-    return root
+    return tree
+
+
+def _lxml(
+    data: bytes, url: str, encoding: str | None
+) -> tuple[etree._Element | None, etree._ListErrorLog]:
+    """The tree of the first MAX_ENTRIES entries (and all else), and lxml's complaints."""
+    parser = etree.XMLPullParser(
+        events=("end",), tag=_ENTRY_TAGS, base_url=url, encoding=encoding, **_SAFE
+    )
+    entries = 0
+    for start in range(0, len(data), _SLICE):
+        parser.feed(data[start : start + _SLICE])
+        entries += sum(1 for _ in parser.read_events())
+        if entries > MAX_ENTRIES:
+            break
+    return parser.close(), parser.feed_error_log
 
 
 # --- small readers ----------------------------------------------------------------------
@@ -222,7 +247,8 @@ def _xml_root(text: str, url: str) -> etree._Element:
 def _text(el: etree._Element | None) -> str | None:
     if el is None:
         return None
-    text = "".join(str(t) for t in el.itertext()).strip()
+    raw = "".join(str(t) for t in el.itertext()) if len(el) else el.text or ""
+    text = raw.strip()
     return text or None
 
 
@@ -268,6 +294,10 @@ def parse_date(text: str | None) -> datetime | None:
     if moment is None:
         with suppress(TypeError, ValueError, IndexError, OverflowError):
             moment = email.utils.parsedate_to_datetime(text)
+        if moment is not None and moment.tzinfo is None:  # a zone email.utils does not know
+            hours = _TZ.get(text.rsplit(None, 1)[-1].upper())
+            if hours is not None:
+                moment = moment.replace(tzinfo=timezone(timedelta(hours=hours)))
     if moment is None:
         moment = _dateutil(text)
     if moment is None:
@@ -419,7 +449,8 @@ def _rss_item(item: etree._Element, feed_base: str) -> ParsedEntry:
         updated=_first_date(
             _child_text(item, ATOM + "updated"), _child_text(item, DC + "modified")
         ),
-        content=_child_text(item, CONTENT + "encoded"),
+        content=_child_text(item, CONTENT + "encoded")
+        or _text(next(item.iterchildren("content:encoded"), None)),  # namespace undeclared
         summary=_child_text(item, "description"),
         categories=_categories(
             [_text(c) for c in item.findall("category")]

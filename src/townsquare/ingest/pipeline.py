@@ -2,7 +2,8 @@
 
     due | fetch | parse | clean | store
 
-- **due**: the store picks the enabled sources whose time has come.
+- **due**: the store hands out the enabled sources whose time has come, as
+  claims with a lease, so several workers never fetch one source at once.
 - **fetch**: ``Fetcher`` brings a ``FetchResult`` (many at once, politely).
 - **parse**: ``parse_feed`` turns the body into a ``ParsedFeed``.
 - **clean**: ``clean_feed`` turns its entries into ``CleanPost`` values.
@@ -14,9 +15,10 @@ At most ``fetch_per_host`` fetches go to one host at once and at most
 queues for its host before it takes a slot, so a slow or hostile host delays
 only its own feeds, and memory is bounded by the slots, not by the pass.
 
-Parsing and cleaning are CPU work and run in a small thread pool; the store
-is written by one writer thread, so SQLite has one writer and a big write
-(a feed of 10,000 posts takes a second) never stalls the fetches in flight.
+Parsing and cleaning are CPU work: they run in a thread for small passes and
+in one worker process per core for large ones.  The store is written by one
+writer thread, one transaction per source, so SQLite has one writer and the
+event loop keeps fetching while it writes.
 ``ingest_result`` is the same path for a body that arrived another way (a
 WebSub push, the demo, a test).
 """
@@ -25,12 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import random
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -39,6 +44,7 @@ from ..config import Config
 from ..errors import ParseError
 from ..model import CleanPost, FetchOutcome, FetchResult, SaveCounts, Source
 from ..store import FetchLogEntry, Store
+from ..store.claims import new_owner
 from .clean import clean_feed, feed_site
 from .fetch import Fetcher
 from .parse import parse_feed
@@ -50,6 +56,10 @@ FAULT = (
     "Townsquare could not read this feed because of a fault in Townsquare itself ({kind}); "
     "please report it, with the feed's address"
 )
+
+PROCESSES_FROM = 16  # sources in a pass before parsing moves to worker processes
+PASS_LEASE = timedelta(hours=1)  # a one-off pass claims every due source at once
+MAX_CLAIM = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +99,6 @@ class PassReport:
         return sum(1 for r in self.sources if r.error is not None)
 
 
-def _host(url: str) -> str:
-    try:
-        return urlsplit(url).netloc.lower()
-    except ValueError:
-        return url
-
-
 def parse_and_clean(
     result: FetchResult, now: datetime
 ) -> tuple[list[CleanPost], str | None, str | None]:
@@ -110,6 +113,27 @@ def parse_and_clean(
         return [], None, FAULT.format(kind=type(exc).__name__)
 
 
+def _die_with_parent(parent: int) -> None:
+    """In a worker process: leave when ``parent``, the process that started it, is gone.
+
+    A worker waits on a pipe it holds both ends of, so it would outlive a pass
+    stopped by ``kill -9`` for ever (and keep that pass's output open)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:
+        return url
+
+
 class Ingest:
     """One object per run: a fetcher, a worker pool and the store."""
 
@@ -117,12 +141,32 @@ class Ingest:
         self.store = store
         self.config = config
         self.rng = rng or random.Random()
-        self._pool: Executor = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2))
-        self._writer: Executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
+        self._threads = ThreadPoolExecutor(max_workers=2)
+        # The one writer: every store write of a pass runs on this thread, in order.
+        self._writer = ThreadPoolExecutor(max_workers=1)
+        self._pool: Executor = self._threads
+        self._processes: ProcessPoolExecutor | None = None
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._threads.shutdown(wait=True)
         self._writer.shutdown(wait=True)
+        if self._processes is not None:
+            self._processes.shutdown(wait=True, cancel_futures=True)
+
+    def _use_processes(self, sources: int) -> None:
+        """Large passes parse and clean on every core, in worker processes."""
+        cores = os.cpu_count() or 1
+        if sources < PROCESSES_FROM or cores < 2:
+            return
+        if self._processes is None:
+            # spawn, not fork: the event loop's threads must not be copied mid-lock.
+            self._processes = ProcessPoolExecutor(
+                max_workers=cores,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_die_with_parent,
+                initargs=(os.getpid(),),
+            )
+        self._pool = self._processes
 
     async def run_pass(
         self,
@@ -132,14 +176,51 @@ class Ingest:
         progress: Progress | None = None,
     ) -> PassReport:
         """One pass over the due sources (every enabled one with ``force``)."""
+        owner = new_owner()
+        due = self.store.claim_due(
+            owner, datetime.now(UTC), lease=PASS_LEASE, limit=MAX_CLAIM, ids=source_ids, force=force
+        )
+        try:
+            return await self.run_sources(due, progress=progress)
+        finally:
+            self.store.release_claims(owner)
+
+    async def work(self, stop: asyncio.Event, *, batch: int, idle: float, once: bool) -> int:
+        """A worker: claim due sources a batch at a time until stopped; gives the count.
+
+        With ``once`` it stops when no source is due any more, waiting for
+        sources other workers hold (a dead worker's claims run out).
+        """
+        owner = new_owner()
+        lease = timedelta(seconds=self.config.claim_lease)
+        fetched = 0
+        try:
+            while not stop.is_set():
+                due = self.store.claim_due(owner, datetime.now(UTC), lease=lease, limit=batch)
+                if due:
+                    fetched += len((await self.run_sources(due)).sources)
+                    continue
+                if once and self.store.count_due(datetime.now(UTC)) == 0:
+                    break  # due sources still claimed by others are waited for
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), min(idle, 1.0) if once else idle)
+        finally:
+            self.store.release_claims(owner)
+        return fetched
+
+    async def run_sources(
+        self, due: Sequence[Source], *, progress: Progress | None = None
+    ) -> PassReport:
+        """fetch | parse | clean | store for sources already claimed."""
         started = time.monotonic()
-        now = datetime.now(UTC)
-        due = self.store.due_sources(now, ids=source_ids, force=force)
         report = PassReport()
         done = 0
         if progress:
             progress(0, len(due))
-        slots = asyncio.Semaphore(max(1, self.config.fetch_concurrency))
+        self._use_processes(len(due))
+        # One slot per source from fetch to store: bodies waiting for a CPU
+        # count too, so memory stays flat however many sources are due.
+        limit = asyncio.Semaphore(max(1, self.config.fetch_concurrency))
         per_host = max(1, self.config.fetch_per_host)
         hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_host)
@@ -148,28 +229,25 @@ class Ingest:
 
             async def one(source: Source) -> None:
                 nonlocal done
-                # A source waits for its host first, then for a slot: a slow host's queue
-                # never holds slots other hosts could use, and each fetch's deadline starts
-                # when it is actually sent, not while it waits its turn.  The host is free
-                # again once the fetch is done; the slot only once the body is parsed and
-                # stored, so at most fetch_concurrency bodies are ever held in memory.
+                # A source waits for its host's turn before it takes a slot, so a slow
+                # host's queue never holds slots other hosts could use, and a fetch's
+                # deadline starts when it is sent, not while it waits its turn.
                 async with hosts[_host(source.url)]:
-                    await slots.acquire()
+                    await limit.acquire()
                     try:
                         began = time.monotonic()
                         result = await fetcher.fetch(
                             source.url, etag=source.etag, last_modified=source.last_modified
                         )
                     except BaseException:  # cancelled
-                        slots.release()
+                        limit.release()
                         raise
-                try:
+                try:  # the host is free again; the slot is kept until the body is stored
                     took = int((time.monotonic() - began) * 1000)
-                    report.sources.append(
-                        await self.ingest_result(source, result, duration_ms=took)
-                    )
+                    outcome = await self.ingest_result(source, result, duration_ms=took)
                 finally:
-                    slots.release()
+                    limit.release()
+                report.sources.append(outcome)
                 done += 1
                 if progress:
                     progress(done, len(due))
@@ -183,11 +261,10 @@ class Ingest:
     ) -> SourceReport:
         """parse | clean | store for one fetched (or pushed) body."""
         now = datetime.now(UTC)
-        loop = asyncio.get_running_loop()
         posts: list[CleanPost] = []
         site_url = parse_error = None
         if result.outcome is FetchOutcome.OK:
-            posts, site_url, parse_error = await loop.run_in_executor(
+            posts, site_url, parse_error = await asyncio.get_running_loop().run_in_executor(
                 self._pool, parse_and_clean, result, now
             )
         state = decide(
@@ -207,7 +284,7 @@ class Ingest:
             error=error,
             duration_ms=duration_ms,
         )
-        counts: SaveCounts = await loop.run_in_executor(
+        counts: SaveCounts = await asyncio.get_running_loop().run_in_executor(
             self._writer, self.store.save_fetch, source, state, posts, log
         )
         return SourceReport(

@@ -1,19 +1,30 @@
 """The store: everything Townsquare keeps, behind one class.
 
-``Store`` is split by domain (``sources``, ``categories``, ``posts``) into
-mixins over one ``Database``; the same code runs on SQLite and PostgreSQL.
+``Store`` is split by domain (``sources``, ``categories``, ``posts``,
+``subscribers``, ``revision``) into mixins over one ``Database``; the same code runs on
+SQLite and PostgreSQL.
 Open it with ``open_store(url)``, which also brings the schema up to date.
 """
 
 from __future__ import annotations
 
 from .db import Database, connect
-from .posts import FetchLogEntry, PostStore
+from .posts import BlogActivity, FetchLogEntry, LeftOutPost, LoggedFetch, PostStore
+from .revision import Revision, RevisionStore
+from .subscribers import SubscriberStore
 
-__all__ = ["FetchLogEntry", "Store", "open_store"]
+__all__ = [
+    "BlogActivity",
+    "FetchLogEntry",
+    "LeftOutPost",
+    "LoggedFetch",
+    "Revision",
+    "Store",
+    "open_store",
+]
 
 
-class Store(PostStore):
+class Store(SubscriberStore, PostStore, RevisionStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -32,6 +32,11 @@ def to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(microsecond=0)
 
 
+def to_datetime(value: datetime | str) -> datetime:
+    """A timestamp computed in SQL (``max(...)``): SQLite gives those as text."""
+    return to_utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
+
+
 def _adapt_datetime(value: datetime) -> str:
     return to_utc(value).isoformat()
 
@@ -40,8 +45,13 @@ def _convert_timestamp(raw: bytes) -> datetime:
     return to_utc(datetime.fromisoformat(raw.decode()))
 
 
-sqlite3.register_adapter(datetime, _adapt_datetime)
-sqlite3.register_converter("TIMESTAMP", _convert_timestamp)
+def _register_sqlite_types() -> None:
+    """Our datetime adapter and converter; yoyo swaps in its own while it migrates."""
+    sqlite3.register_adapter(datetime, _adapt_datetime)
+    sqlite3.register_converter("TIMESTAMP", _convert_timestamp)
+
+
+_register_sqlite_types()
 
 
 class Database(Protocol):
@@ -123,6 +133,7 @@ class SQLiteDatabase:
                     first.execute("PRAGMA journal_mode=WAL")
                 first.close()
                 _migrate(f"sqlite:///{Path(path).resolve()}", "sqlite")
+                _register_sqlite_types()
             self._conn = sqlite3.connect(
                 path,
                 detect_types=sqlite3.PARSE_DECLTYPES,

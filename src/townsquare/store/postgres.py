@@ -5,12 +5,27 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import psycopg
+from psycopg.abc import Buffer
 from psycopg.rows import dict_row
+from psycopg.types.datetime import TimestamptzLoader
 
 from ..errors import StoreError
-from .db import Params, Row, _migrate
+from .db import Params, Row, _migrate, to_utc
+
+
+class _UTCLoader(TimestamptzLoader):
+    """Timestamps as SQLite gives them: aware UTC, to the second."""
+
+    def load(self, data: Buffer) -> datetime:
+        return to_utc(super().load(data))
+
+
+def _one_line(exc: Exception) -> str:
+    """psycopg's messages run over several lines; the curator gets one."""
+    return " ".join(str(exc).split())
 
 
 def _sql(sql: str) -> str:
@@ -28,8 +43,9 @@ class PostgresDatabase:
                 _, rest = url.split("://", 1)
                 _migrate(f"postgresql+psycopg://{rest}", "postgresql")
             self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
+            self._conn.adapters.register_loader("timestamptz", _UTCLoader)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open database {url!r}: {exc}".strip()) from None
+            raise StoreError(f"cannot open database {url!r}: {_one_line(exc)}") from None
 
     def execute(self, sql: str, params: Params = ()) -> int:
         with self._guard():
@@ -69,4 +85,4 @@ class PostgresDatabase:
             except psycopg.IntegrityError:
                 raise
             except psycopg.Error as exc:
-                raise StoreError(f"database error: {exc}") from None
+                raise StoreError(f"database error: {_one_line(exc)}") from None

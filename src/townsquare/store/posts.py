@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from ..errors import NotFoundError
 from ..model import CleanPost, FetchState, Post, SaveCounts, Source
-from .db import Row
-from .sources import SourceStore
+from .claims import ClaimStore
+from .db import Row, to_datetime
 
 _CHUNK = 400
 
@@ -51,6 +51,40 @@ class FetchLogEntry:
     duration_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedFetch:
+    """One line of a blog's fetch history, with what it brought."""
+
+    fetched_at: datetime
+    outcome: str  # "ok", "not_modified", "error", "gone", "retry_later"
+    http_status: int | None
+    error: str | None
+    new_posts: int
+    updated_posts: int
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOutPost:
+    """A stored post the site does not show, and why."""
+
+    id: int
+    title: str
+    link: str | None
+    published: datetime
+    hidden_reason: str | None  # a filter's or a takedown's reason, in plain words
+    duplicate_of: int | None  # the shown copy, when this is a duplicate
+    duplicate_title: str | None
+    duplicate_source_title: str | None
+    duplicate_source_slug: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlogActivity:
+    posts: int
+    latest: datetime
+
+
 @dataclass(slots=True)
 class _Existing:
     id: int
@@ -84,7 +118,7 @@ def _unique(posts: Sequence[CleanPost]) -> list[CleanPost]:
     return out
 
 
-class PostStore(SourceStore):
+class PostStore(ClaimStore):
     def save_fetch(
         self,
         source: Source,
@@ -93,6 +127,8 @@ class PostStore(SourceStore):
         log: FetchLogEntry,
     ) -> SaveCounts:
         """Store one fetch's outcome in one transaction: posts, source state, log."""
+        if source.site_url is None and state.site_url:  # learnt from this very fetch
+            source = replace(source, site_url=state.site_url)
         with self.db.transaction():
             counts = self._save_posts(source, posts, state.fetched_at) if posts else SaveCounts()
             self._save_fetch_state(source, state)
@@ -229,8 +265,10 @@ class PostStore(SourceStore):
         offset: int = 0,
         source_id: int | None = None,
         category_id: int | None = None,
+        since: datetime | None = None,
+        before: datetime | None = None,
     ) -> list[Post]:
-        """Visible posts, newest first."""
+        """Visible posts, newest first; ``since``/``before`` bound the published time."""
         where = [VISIBLE]
         params: list[object] = []
         if source_id is not None:
@@ -241,13 +279,92 @@ class PostStore(SourceStore):
                 "p.source_id IN (SELECT source_id FROM source_categories WHERE category_id = ?)"
             )
             params.append(category_id)
+        if since is not None:
+            where.append("p.published >= ?")
+            params.append(since)
+        if before is not None:
+            where.append("p.published < ?")
+            params.append(before)
+        # The page's ids first, from the index alone, so a deep page skips index
+        # entries rather than whole rows.
         rows = self.db.fetchall(
             f"""SELECT {_POST_COLUMNS} FROM posts p JOIN sources s ON s.id = p.source_id
-                WHERE {" AND ".join(where)}
-                ORDER BY p.published DESC, p.id DESC LIMIT ? OFFSET ?""",
+                WHERE p.id IN (
+                    SELECT p.id FROM posts p WHERE {" AND ".join(where)}
+                    ORDER BY p.published DESC, p.id DESC LIMIT ? OFFSET ?)
+                ORDER BY p.published DESC, p.id DESC""",
             (*params, limit, offset),
         )
         return [_post(r) for r in rows]
+
+    def river_span(self) -> tuple[datetime, datetime] | None:
+        """When the oldest and the newest visible posts were published."""
+        oldest = self.db.fetchone(
+            f"SELECT p.published FROM posts p WHERE {VISIBLE} ORDER BY p.published LIMIT 1"
+        )
+        newest = self.db.fetchone(
+            f"SELECT p.published FROM posts p WHERE {VISIBLE} ORDER BY p.published DESC LIMIT 1"
+        )
+        if oldest is None or newest is None:
+            return None
+        return oldest["published"], newest["published"]
+
+    def blog_activity(self) -> dict[int, BlogActivity]:
+        """For each blog with visible posts: how many, and when the latest was published."""
+        rows = self.db.fetchall(
+            f"""SELECT p.source_id, count(*) AS posts, max(p.published) AS latest
+                FROM posts p WHERE {VISIBLE} GROUP BY p.source_id"""
+        )
+        return {r["source_id"]: BlogActivity(r["posts"], to_datetime(r["latest"])) for r in rows}
+
+    def left_out_posts(self, source_id: int, *, limit: int = 100) -> list[LeftOutPost]:
+        """A blog's posts that are stored but not shown, newest first, with the reason."""
+        rows = self.db.fetchall(
+            f"""SELECT p.id, p.title, p.link, p.published, p.hidden_reason,
+                       shown.id AS shown_id, shown.title AS shown_title,
+                       s.title AS shown_source_title, s.slug AS shown_source_slug
+                FROM posts p
+                LEFT JOIN posts shown ON shown.id = p.duplicate_of
+                LEFT JOIN sources s ON s.id = shown.source_id
+                WHERE p.source_id = ? AND NOT ({VISIBLE})
+                ORDER BY p.published DESC, p.id DESC LIMIT ?""",
+            (source_id, limit),
+        )
+        return [
+            LeftOutPost(
+                id=r["id"],
+                title=r["title"],
+                link=r["link"],
+                published=r["published"],
+                hidden_reason=r["hidden_reason"],
+                duplicate_of=r["shown_id"],
+                duplicate_title=r["shown_title"],
+                duplicate_source_title=r["shown_source_title"],
+                duplicate_source_slug=r["shown_source_slug"],
+            )
+            for r in rows
+        ]
+
+    def fetch_history(self, source_id: int, *, limit: int = 20) -> list[LoggedFetch]:
+        """A blog's latest fetches, newest first."""
+        rows = self.db.fetchall(
+            """SELECT fetched_at, outcome, http_status, error, new_posts, updated_posts,
+                   duration_ms
+               FROM fetch_log WHERE source_id = ? ORDER BY fetched_at DESC, id DESC LIMIT ?""",
+            (source_id, limit),
+        )
+        return [
+            LoggedFetch(
+                fetched_at=r["fetched_at"],
+                outcome=r["outcome"],
+                http_status=r["http_status"],
+                error=r["error"],
+                new_posts=r["new_posts"],
+                updated_posts=r["updated_posts"],
+                duration_ms=r["duration_ms"],
+            )
+            for r in rows
+        ]
 
     def post(self, post_id: int) -> Post:
         row = self.db.fetchone(

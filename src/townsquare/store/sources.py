@@ -11,6 +11,8 @@ from ..text import slugify
 from .categories import CategoryStore, _first_free
 from .db import Row
 
+_ID_CHUNK = 400  # ids per IN (...) list: well under every driver's parameter limit
+
 _SOURCE_COLUMNS = """s.id, s.url, s.site_url, s.title, s.slug, s.enabled, s.excerpts_only,
     s.status, s.http_status, s.last_error, s.consecutive_failures, s.last_fetched_at,
     s.last_success_at, s.next_due_at, s.etag, s.last_modified, s.created_at,
@@ -122,29 +124,18 @@ class SourceStore(CategoryStore):
         cats = self._categories_of([r["id"] for r in rows])
         return [_source(r, cats.get(r["id"], ())) for r in rows]
 
-    def due_sources(
-        self, now: datetime, *, ids: Iterable[int] | None = None, force: bool = False
-    ) -> list[Source]:
-        """Enabled sources whose next fetch is due (all of them with ``force``)."""
-        wanted = None if ids is None else set(ids)
-        if force or wanted is not None:
-            # Our schedule and backoff are skipped; a server's Retry-After is not.
-            rows = self.db.fetchall(
-                f"""SELECT {_SOURCE_COLUMNS} FROM sources s
-                    WHERE s.enabled AND (s.retry_after IS NULL OR s.retry_after <= ?)
-                    ORDER BY s.id""",
-                (now,),
+    def sources_by_ids(self, ids: Iterable[int]) -> dict[int, Source]:
+        """The sources with these ids, by id (ids not stored are left out)."""
+        wanted = sorted(set(ids))
+        rows: list[Row] = []
+        for i in range(0, len(wanted), _ID_CHUNK):
+            chunk = wanted[i : i + _ID_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows += self.db.fetchall(
+                f"SELECT {_SOURCE_COLUMNS} FROM sources s WHERE s.id IN ({marks})", chunk
             )
-        else:
-            rows = self.db.fetchall(
-                f"""SELECT {_SOURCE_COLUMNS} FROM sources s
-                    WHERE s.enabled AND (s.next_due_at IS NULL OR s.next_due_at <= ?)
-                    ORDER BY s.next_due_at, s.id""",
-                (now,),
-            )
-        if wanted is not None:
-            rows = [r for r in rows if r["id"] in wanted]
-        return [_source(r) for r in rows]
+        categories = self._categories_of(wanted)
+        return {r["id"]: _source(r, categories.get(r["id"], ())) for r in rows}
 
     def remove_source(self, source_id: int) -> None:
         if self.db.execute("DELETE FROM sources WHERE id = ?", (source_id,)) == 0:
@@ -190,7 +181,7 @@ class SourceStore(CategoryStore):
                    consecutive_failures = ?, last_fetched_at = ?, last_success_at = ?,
                    next_due_at = ?, retry_after = ?, etag = ?, last_modified = ?, redirect_url = ?,
                    redirect_count = ?, enabled = ?, disabled_reason = ?,
-                   site_url = coalesce(site_url, ?)
+                   site_url = coalesce(site_url, ?), claimed_by = NULL, claim_expires = NULL
                WHERE id = ?""",
             (
                 state.url,

@@ -1,0 +1,118 @@
+"""The website as an ASGI app: one route table, and one place errors become responses.
+
+    create_app(config, store) ─▶ SecurityHeaders(Starlette(routes, error handlers))
+
+Errors: a ``NotFoundError`` (or an unknown address) is the 404 page; an
+``InputError`` is a 400; anything else is a plain 500 page (the traceback
+goes to the server's log, never to the reader).  Under ``/api/`` the same
+errors are JSON.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from ..config import Config
+from ..errors import InputError, NotFoundError
+from ..store import Store
+from . import api, pages
+from .security import SecurityHeaders
+from .site import Site
+
+ROUTES = [
+    Route("/", pages.river),
+    Route("/page/{page}", pages.river),
+    Route("/posts/{key}", pages.post),
+    Route("/blogs", pages.blogs),
+    Route("/blogs/{slug}", pages.blog),
+    Route("/blogs/{slug}/page/{page}", pages.blog),
+    Route("/blogs/{slug}/status", pages.blog_status),
+    Route("/categories", pages.categories),
+    Route("/categories/{slug}", pages.category),
+    Route("/categories/{slug}/page/{page}", pages.category),
+    Route("/archive", pages.archive),
+    Route("/archive/{year}/{month}", pages.month),
+    Route("/archive/{year}/{month}/page/{page}", pages.month),
+    Route("/about", pages.about),
+    Route("/static/{name}", pages.static),
+    Route("/api/openapi.json", api.openapi),
+    Route("/api/posts", api.posts),
+    Route("/api/posts/{id:int}", api.post),
+    Route("/api/blogs", api.blogs),
+    Route("/api/blogs/{slug}", api.blog),
+    Route("/api/categories", api.categories),
+]
+
+_PAGES = {
+    400: ("There is a problem with the address", []),
+    404: (
+        "Page not found",
+        [
+            "If you typed the web address, check it is correct.",
+            "If you pasted the web address, check you copied the entire address.",
+            "A post may have been removed by its author or by the curator.",
+        ],
+    ),
+    405: ("This page cannot be sent that way", ["Only reading pages is possible here."]),
+    500: (
+        "Sorry, there is a problem with the service",
+        ["Try again later. The curator can find out more in the server's log."],
+    ),
+}
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    """The one place an error becomes a response: JSON under /api/, a page elsewhere."""
+    if request.url.path.startswith("/api/"):
+        body = json.dumps({"error": {"status": status, "message": message}})
+        return Response(body, status, media_type="application/json")
+    site: Site = request.app.state.site
+    heading, paragraphs = _PAGES.get(status, _PAGES[500])
+    if status == 400:
+        paragraphs = [message[:1].upper() + message[1:] + "."]
+    html = site.renderer.html(
+        "error.html", title=heading, heading=heading, paragraphs=paragraphs, section=None
+    )
+    return Response(html, status, media_type="text/html; charset=utf-8")
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return _error(request, 404, str(exc) if isinstance(exc, NotFoundError) else "no such page")
+
+
+async def _bad_input(request: Request, exc: Exception) -> Response:
+    return _error(request, 400, str(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return await _not_found(request, exc)
+    return _error(request, exc.status_code, exc.detail)
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    # Starlette raises the error again after this answer, so the server logs it.
+    return _error(request, 500, "something went wrong on the server")
+
+
+def create_app(config: Config, store: Store, *, cache_size: int = 512) -> ASGIApp:
+    """The website over ``store``; ``cache_size`` 0 renders every request afresh."""
+    app = Starlette(
+        routes=ROUTES,
+        exception_handlers={
+            NotFoundError: _not_found,
+            InputError: _bad_input,
+            HTTPException: _http_error,
+            Exception: _crash,
+        },
+    )
+    app.state.site = Site(config, store, cache_size=cache_size)
+    return SecurityHeaders(app)

@@ -1,0 +1,60 @@
+"""Every address on the site, built in one place.
+
+Links are absolute paths under the path of ``base_url``, so a site served at
+``https://example.org/blogs/`` links to ``/blogs/posts/…``.  Page 1 of a list
+has no ``/page/1``: each page has one address.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ..model import Post
+from ..text import slugify
+
+
+def post_slug(title: str) -> str:
+    return slugify(title, fallback="post")
+
+
+class Paths:
+    def __init__(self, base_url: str) -> None:
+        self.prefix = urlsplit(base_url).path.rstrip("/")
+
+    def _paged(self, path: str, page: int) -> str:
+        if page <= 1:
+            return self.prefix + path
+        return f"{self.prefix}{path.rstrip('/')}/page/{page}"
+
+    def river(self, page: int = 1) -> str:
+        return self._paged("/", page)
+
+    def post(self, post: Post) -> str:
+        return f"{self.prefix}/posts/{post.id}-{post_slug(post.title)}"
+
+    def blogs(self) -> str:
+        return self.prefix + "/blogs"
+
+    def blog(self, slug: str, page: int = 1) -> str:
+        return self._paged(f"/blogs/{slug}", page)
+
+    def blog_status(self, slug: str) -> str:
+        return f"{self.prefix}/blogs/{slug}/status"
+
+    def category(self, slug: str, page: int = 1) -> str:
+        return self._paged(f"/categories/{slug}", page)
+
+    def archive(self) -> str:
+        return self.prefix + "/archive"
+
+    def month(self, year: int, month: int, page: int = 1) -> str:
+        return self._paged(f"/archive/{year}/{month:02d}", page)
+
+    def about(self) -> str:
+        return self.prefix + "/about"
+
+    def api(self, path: str = "") -> str:
+        return f"{self.prefix}/api/{path}"
+
+    def static(self, name: str) -> str:
+        return f"{self.prefix}/static/{name}"

@@ -1,0 +1,72 @@
+"""The website's state: configuration, store, templates, the page cache and the index.
+
+Handlers ask ``Site.cached`` for a page by address: when the store's revision
+has not moved since the page was rendered, the rendered bytes are sent again
+(or a 304); otherwise the page is rendered in a worker thread and kept.
+Pages that show the clock or fetch state use ``Site.fresh`` instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..config import Config
+from ..store import Revision, Store
+from .index import SiteIndex
+from .paths import Paths
+from .render import Assets, Renderer
+from .responses import PageCache, Rendered, send
+
+Build = Callable[[SiteIndex, datetime], Rendered]
+Check = Callable[[], Response | None]
+
+
+class Site:
+    def __init__(self, config: Config, store: Store, *, cache_size: int = 512) -> None:
+        self.config = config
+        self.store = store
+        self.paths = Paths(config.base_url)
+        self.assets = Assets(self.paths)
+        self.renderer = Renderer(config, self.paths, self.assets)
+        self.cache = PageCache(cache_size)
+        self._index: SiteIndex | None = None
+        self._index_lock = threading.Lock()
+
+    def index(self, revision: int) -> SiteIndex:
+        with self._index_lock:
+            if self._index is None or self._index.revision != revision:
+                self._index = SiteIndex.load(self.store, revision)
+            return self._index
+
+    async def cached(
+        self, request: Request, build: Build, *, check: Check | None = None
+    ) -> Response:
+        """The page at this address, rendered once per store revision.
+
+        ``check`` runs before rendering, not for a page already kept (the store has
+        not changed since it passed); it may answer instead, with a redirect.
+        """
+        revision = self.store.revision()
+        key = request.url.path + "?" + request.url.query
+        page = self.cache.get(key, revision.value)
+        if page is None:
+            answer = check() if check is not None else None
+            if answer is not None:
+                return answer
+            page = await run_in_threadpool(self._render, build, revision)
+            self.cache.put(key, revision.value, page)
+        return send(request, page)
+
+    async def fresh(self, request: Request, build: Build) -> Response:
+        """A page rendered for this request (it shows times relative to now)."""
+        page = await run_in_threadpool(self._render, build, self.store.revision())
+        return send(request, page)
+
+    def _render(self, build: Build, revision: Revision) -> Rendered:
+        return build(self.index(revision.value), revision.changed_at)

@@ -1,0 +1,214 @@
+"""Clean: what a reader is shown of a post, as pure functions (no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from townsquare.ingest.clean import (
+    canonical_url,
+    clean_entry,
+    feed_title,
+    plain_text,
+    safe_url,
+    sanitize_html,
+)
+from townsquare.model import ParsedEntry, ParsedFeed
+
+BASE = "https://blog.example/posts/"
+NOW = datetime(2024, 7, 5, 12, 0, tzinfo=UTC)
+REL = 'rel="noopener noreferrer"'
+
+
+@pytest.mark.parametrize(
+    ("dirty", "clean"),
+    [
+        ("<p>Hi<script>alert(1)</script></p>", "<p>Hi</p>"),
+        ("<p onclick='x()' onmouseover=x()>Hi</p>", "<p>Hi</p>"),
+        ('<a href="javascript:alert(1)">x</a>', '<a rel="noopener noreferrer">x</a>'),
+        ('<a href="&#x6A;avascript:alert(1)">x</a>', '<a rel="noopener noreferrer">x</a>'),
+        ('<a href="data:text/html;base64,PHNjcmlwdD4=">x</a>', f"<a {REL}>x</a>"),
+        ('<img src="data:image/gif;base64,R0lGOD==" alt="x">', '<img alt="x" loading="lazy">'),
+        ('<iframe src="https://x.example/"></iframe><p>a</p>', "<p>a</p>"),
+        ('<form><input value="x"><button>b</button></form>', ""),
+        ("<style>p{}</style><p style='color:red'>a</p>", "<p>a</p>"),
+        ('<p class="c" id="i">a</p>', "<p>a</p>"),
+        ('<object data="x.swf"></object><embed src="x.swf">', ""),
+        ('<svg><script>alert(1)</script></svg>', ""),
+        ('<svg><title>hidden</title><a href="https://x.example/"><text>t</text></a></svg>', ""),
+        ('<img src="https://t.example/p.gif" width="1" height="1">', ""),
+        ('<img src="https://t.example/p.gif" height=1 width=1/>', ""),
+        ('<img src="https://t.example/p.gif" width="0" height="0">', ""),
+        ("<!-- a comment --><p>a</p>", "<p>a</p>"),
+        ('<a href="https://x.example/" target="_blank">x</a>',
+         f'<a href="https://x.example/" {REL}>x</a>'),
+        ("<p>unclosed <b>bold", "<p>unclosed <b>bold</b></p>"),
+    ],
+)  # fmt: skip
+def test_active_content_is_removed(dirty: str, clean: str) -> None:
+    assert sanitize_html(dirty, BASE) == clean
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        "<h2>Heading</h2>",
+        "<ul><li>a</li></ul>",
+        "<ol start=\"2\"><li>b</li></ol>",
+        '<blockquote cite="https://q.example/"><p>quote</p></blockquote>',
+        "<pre><code>x = 1</code></pre>",
+        '<table><thead><tr><th scope="col">h</th></tr></thead>'
+        "<tbody><tr><td>d</td></tr></tbody></table>",
+        "<figure><figcaption>cap</figcaption></figure>",
+        '<picture><source srcset="https://i.example/a.avif" type="image/avif"></picture>',
+        '<img src="https://i.example/a.png" alt="A" width="640" height="480" loading="lazy">',
+        '<p><abbr title="National Health Service">NHS</abbr> '
+        '<time datetime="2024-07-05">5 July</time></p>',
+    ],
+)  # fmt: skip
+def test_what_blog_posts_use_is_kept(kept: str) -> None:
+    assert sanitize_html(kept, BASE) == kept
+
+
+def test_relative_addresses_resolve_against_the_base() -> None:
+    html = (
+        '<a href="../about">a</a><img src="img/a.png" srcset="img/a.png 1x, /b.png 2x" alt="">'
+        '<blockquote cite="/q"></blockquote>'
+    )
+    assert sanitize_html(html, BASE) == (
+        '<a href="https://blog.example/about" rel="noopener noreferrer">a</a>'
+        '<img src="https://blog.example/posts/img/a.png" '
+        'srcset="https://blog.example/posts/img/a.png 1x, https://blog.example/b.png 2x" '
+        'alt="" loading="lazy">'
+        '<blockquote cite="https://blog.example/q"></blockquote>'
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "is_html", "text"),
+    [
+        ("<b>Bold</b> &amp; <i>brave</i>", True, "Bold & brave"),
+        ("Caf&eacute;&nbsp;&mdash; notes", True, "Café — notes"),
+        ("&lt;b&gt;escaped twice&lt;/b&gt;", True, "escaped twice"),
+        ("<script>alert(1)</script>Title<style>b{}</style>", True, "Title"),
+        ("1 < 2 & 3 > 2", False, "1 < 2 & 3 > 2"),
+        ("  tabs\tand\nnewlines  ", False, "tabs and newlines"),
+        ("nul\x00 bell\x07 rtl\u202e zero\u200bwidth", False, "nul bell rtl zerowidth"),
+        ("", True, ""),
+        (None, True, ""),
+    ],
+)
+def test_plain_text(value: str | None, is_html: bool, text: str) -> None:
+    assert plain_text(value, is_html=is_html) == text
+
+
+def test_plain_text_is_cut_to_length() -> None:
+    assert plain_text("word " * 500, limit=20) == "word word word word…"
+
+
+@pytest.mark.parametrize(
+    ("value", "url"),
+    [
+        ("https://x.example/a", "https://x.example/a"),
+        ("  https://x.example/a\t", "https://x.example/a"),
+        ("/a", "https://blog.example/a"),
+        ("javascript:alert(1)", None),
+        ("JAVASCRIPT:alert(1)", None),
+        ("java\tscript:alert(1)", None),
+        ("data:text/html,hi", None),
+        ("mailto:a@b.example", None),
+        ("ftp://x.example/", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_safe_url(value: str | None, url: str | None) -> None:
+    assert safe_url(value, BASE) == url
+
+
+def test_safe_url_needs_a_host() -> None:
+    assert safe_url("https://") is None
+    assert safe_url("http:///path") is None
+    assert safe_url("mailto:a@b.example", schemes=("mailto",)) == "mailto:a@b.example"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "https://blog.example/post",
+        "http://blog.example/post",
+        "https://www.blog.example/post/",
+        "https://BLOG.example/post#comments",
+        "https://blog.example/post?utm_source=rss&utm_medium=feed",
+        "https://blog.example:443/post?fbclid=abc",
+    ],
+)
+def test_canonical_url_makes_one_address_of_many(variant: str) -> None:
+    assert canonical_url(variant) == "https://blog.example/post"
+
+
+def test_canonical_url_keeps_what_matters() -> None:
+    assert canonical_url("https://blog.example/post?p=2") == "https://blog.example/post?p=2"
+    assert canonical_url("https://blog.example:8443/post") == "https://blog.example:8443/post"
+    assert canonical_url("https://blog.example/a") != canonical_url("https://blog.example/b")
+
+
+ENTRY = ParsedEntry(
+    guid="g",
+    link="/p",
+    title="T",
+    title_is_html=True,
+    author=None,
+    published=None,
+    updated=None,
+    content="<p>c</p>",
+    summary=None,
+    categories=(),
+    base=BASE,
+)
+
+
+@pytest.mark.parametrize(
+    ("published", "kept"),
+    [
+        (NOW - timedelta(days=400), True),
+        (NOW + timedelta(hours=23), True),  # time zones and clock drift: up to a day ahead
+        (NOW + timedelta(hours=25), False),
+        (NOW + timedelta(days=3650), False),
+        (None, False),
+    ],
+)
+def test_dates_more_than_a_day_ahead_are_dropped(published: datetime | None, kept: bool) -> None:
+    post = clean_entry(replace(ENTRY, published=published, updated=published), NOW)
+    assert post.published == (published if kept else None)
+    assert post.updated == (published if kept else None)
+
+
+def test_a_post_without_a_title_takes_the_start_of_its_text() -> None:
+    long = "<p>" + "Council tax bills are going out this week. " * 5 + "</p>"
+    assert clean_entry(replace(ENTRY, title=None, content=long), NOW).title == (
+        "Council tax bills are going out this week. Council tax bills are going out this…"
+    )
+    assert clean_entry(replace(ENTRY, title="  ", content=None), NOW).title == "Untitled post"
+
+
+def test_authors_given_as_email_and_name_keep_the_name() -> None:
+    post = clean_entry(replace(ENTRY, author="ann@x.example (Ann <b>Lee</b>)"), NOW)
+    assert post.author == "Ann Lee"
+
+
+def test_the_content_hash_changes_with_an_edit_only() -> None:
+    one = clean_entry(ENTRY, NOW)
+    assert (
+        clean_entry(replace(ENTRY, guid="other", link="/q"), NOW).content_hash == one.content_hash
+    )
+    assert clean_entry(replace(ENTRY, content="<p>d</p>"), NOW).content_hash != one.content_hash
+    assert clean_entry(replace(ENTRY, title="U"), NOW).content_hash != one.content_hash
+
+
+def test_feed_title_is_plain_text_with_a_fallback() -> None:
+    feed = ParsedFeed("rss2.0", "<b>Comms</b> &amp; Digital", None, None, ())
+    assert feed_title(feed, "x") == "Comms & Digital"
+    assert feed_title(replace(feed, title="  "), "https://blog.example/") == "https://blog.example/"

@@ -1,0 +1,109 @@
+"""Website fixtures: the bundled sample blogs ingested through the normal path, and the
+site served by a real uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import pytest
+
+from townsquare.config import Config, load
+from townsquare.demo.server import add_sample_blogs, serve_samples
+from townsquare.ingest.pipeline import Ingest
+from townsquare.store import Store, open_store
+from townsquare.web import create_app
+from townsquare.web.serve import address, bind, server
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+
+class LiveSite:
+    """The website on a real uvicorn server in a thread."""
+
+    def __init__(self, config: Config, store: Store, *, cache_size: int = 512) -> None:
+        sock = bind("127.0.0.1", 0)
+        self.url = address(sock)
+        self.server = server(create_app(config, store, cache_size=cache_size))
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the web server did not start"
+            time.sleep(0.01)
+
+    def get(self, path: str, headers: dict[str, str] | None = None, method: str = "GET") -> Answer:
+        """One request, no redirects followed, no decompression."""
+        parts = urlsplit(self.url)
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+        try:
+            conn.request(method, path, headers=headers or {})
+            response = conn.getresponse()
+            body = response.read()
+            return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(10)
+
+
+def ingest_samples(store: Store, config: Config) -> None:
+    """The sample blogs, through the same path as any blog."""
+    with serve_samples() as base:
+        add_sample_blogs(store, base, datetime.now(UTC))
+        ingest = Ingest(store, config)
+        try:
+            # In a thread of its own: a browser test may hold this thread's event loop.
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(asyncio.run, ingest.run_pass(force=True)).result()
+        finally:
+            ingest.close()
+
+
+def site_config(db: str, **settings: object) -> Config:
+    return load({"db": db, **settings}, environ={"TOWNSQUARE_ALLOW_NETWORKS": "127.0.0.1/32"})
+
+
+@pytest.fixture(scope="session")
+def demo_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    db = str(tmp_path_factory.mktemp("demo") / "demo.db")
+    return site_config(
+        db,
+        site_name="Public sector blogs",
+        contact="curator@example.org",
+        base_url="https://blogs.example.org/",
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_store(demo_config: Config) -> Iterator[Store]:
+    with open_store(demo_config.db) as store:
+        ingest_samples(store, demo_config)
+        yield store
+
+
+@pytest.fixture(scope="session")
+def demo_site(demo_config: Config, demo_store: Store) -> Iterator[LiveSite]:
+    site = LiveSite(demo_config, demo_store)
+    yield site
+    site.close()

@@ -1,0 +1,224 @@
+"""The website in a real browser (Debian's chromium through Playwright), checked by axe-core.
+
+Every kind of page has zero axe violations at 1280 and 375 pixels wide; the
+river can be read with the keyboard alone; nothing scrolls sideways at 320
+pixels or at 200 % zoom; the site makes no requests of its own to other hosts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, Route, sync_playwright
+
+from townsquare.store import Store
+
+from .conftest import LiveSite
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+FOCUS = "rgb(255, 221, 0)"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="browser tests need Debian's chromium at /usr/bin/chromium: "
+        "apt-get install -y chromium",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def page_types(demo_site: LiveSite, demo_store: Store) -> dict[str, str]:
+    post = demo_store.river(limit=1)[0]
+    from townsquare.web.paths import post_slug
+
+    return {
+        "river": "/",
+        "river page 2": "/page/2",
+        "post": f"/posts/{post.id}-{post_slug(post.title)}",
+        "blogs": "/blogs",
+        "blog": "/blogs/hana-okafor-weeknotes",
+        "excerpts blog": "/blogs/carers-link-north-news-and-blog",
+        "blog status": "/blogs/hana-okafor-weeknotes/status",
+        "category": "/categories/digital",
+        "archive": "/archive",
+        "month": "/archive/2026/11",
+        "about": "/about",
+        "not found": "/no-such-page",
+    }
+
+
+class Visitor:
+    """A browser page that may only reach our own server, and notes every request."""
+
+    def __init__(self, browser: Browser, site: LiveSite, width: int, height: int = 900) -> None:
+        self.site = site
+        self.origin = site.url.rstrip("/")
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.requests: list[tuple[str, str]] = []
+        self.context.route("**/*", self._route)
+        self.page: Page = self.context.new_page()
+
+    def _route(self, route: Route) -> None:
+        request = route.request
+        self.requests.append((request.resource_type, request.url))
+        if request.url.startswith(self.origin):
+            route.continue_()
+        else:
+            route.abort()
+
+    def open(self, path: str) -> Page:
+        self.page.goto(self.site.url.rstrip("/") + path, wait_until="load")
+        return self.page
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def axe() -> Axe:
+    return Axe()
+
+
+def test_axe_does_find_problems(browser: Browser, axe: Axe) -> None:
+    """The check below can fail: a page with an unlabelled image and no language fails it."""
+    page = browser.new_page()
+    try:
+        page.set_content("<title>x</title><main><img src='data:,'><a href='#'></a></main>")
+        rules = {v["id"] for v in axe.run(page).response["violations"]}
+        assert {"image-alt", "html-has-lang", "link-name"} <= rules
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_axe_finds_nothing_on_any_page(
+    browser: Browser, demo_site: LiveSite, page_types: dict[str, str], axe: Axe, width: int
+) -> None:
+    visitor = Visitor(browser, demo_site, width)
+    try:
+        problems = {}
+        for kind, path in page_types.items():
+            results = axe.run(visitor.open(path))
+            if results.violations_count:
+                problems[kind] = results.generate_report()
+        assert not problems, "\n\n".join(f"{k}:\n{v}" for k, v in problems.items())
+        own = [
+            (kind, url)
+            for kind, url in visitor.requests
+            if kind != "image" and not url.startswith(visitor.origin)
+        ]
+        assert own == [], "the site asked another host for its own files"
+        assert not [url for kind, url in visitor.requests if kind == "font"]
+    finally:
+        visitor.close()
+
+
+@pytest.mark.parametrize("width", [320, 640])
+def test_nothing_scrolls_sideways(
+    browser: Browser, demo_site: LiveSite, page_types: dict[str, str], width: int
+) -> None:
+    """320 px is the WCAG reflow width; 640 px is a 1280 px window at 200 % zoom."""
+    visitor = Visitor(browser, demo_site, width)
+    try:
+        for kind, path in page_types.items():
+            page = visitor.open(path)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{kind} is {overflow} px too wide at {width} px"
+    finally:
+        visitor.close()
+
+
+def _focused(page: Page) -> dict[str, str]:
+    result: dict[str, str] = page.evaluate(
+        """() => {
+            const el = document.activeElement;
+            const style = getComputedStyle(el);
+            const box = el.getBoundingClientRect();
+            return {tag: el.tagName.toLowerCase(), id: el.id, text: el.textContent.trim(),
+                    href: el.getAttribute('href') || '', background: style.backgroundColor,
+                    visible: String(box.width > 0 && box.height > 0 && box.bottom > 0
+                                    && box.top < window.innerHeight)};
+        }"""
+    )
+    return result
+
+
+def test_the_river_with_the_keyboard_alone(
+    browser: Browser, demo_site: LiveSite, demo_store: Store
+) -> None:
+    visitor = Visitor(browser, demo_site, 1280)
+    try:
+        page = visitor.open("/")
+        page.keyboard.press("Tab")
+        skip = _focused(page)
+        assert (skip["text"], skip["visible"], skip["background"]) == (
+            "Skip to main content",
+            "true",
+            FOCUS,
+        )
+        page.keyboard.press("Enter")
+        assert _focused(page)["id"] == "main"
+
+        expected = page.eval_on_selector_all(
+            "main a[href], main summary", "els => els.map(e => e.getAttribute('href') || '')"
+        )
+        walked = []
+        for _ in range(len(expected)):
+            page.keyboard.press("Tab")
+            now = _focused(page)
+            assert now["visible"] == "true", f"{now['text']!r} is focused out of sight"
+            assert now["background"] == FOCUS, f"{now['text']!r} shows no focus"
+            walked.append(now["href"])
+        assert walked == expected  # every link in reading order, nothing skipped or trapped
+        newest = demo_store.river(limit=1)[0]
+        assert walked[0] == newest.link
+        assert walked[-1] == "/page/2"
+
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/page/2$"))
+        assert page.inner_text("h1").replace("\n", " ") == "Latest posts page 2"
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        assert _focused(page)["text"] == "Public sector blogs"  # the site's name, to go home
+    finally:
+        visitor.close()
+
+
+def test_every_page_reads_without_javascript(
+    browser: Browser, demo_site: LiveSite, page_types: dict[str, str]
+) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        for kind, path in page_types.items():
+            page.goto(demo_site.url.rstrip("/") + path)
+            assert page.inner_text("h1"), kind
+        page.goto(demo_site.url)
+        assert page.locator("main article").count() == 10
+        assert urlsplit(page.url).path == "/"
+    finally:
+        context.close()
