@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from . import __version__
 from .config import Config, default_value, load
@@ -34,7 +35,9 @@ from .opml import read_opml
 from .publish.opml import blogs_opml, category_opml
 from .publish.static_site import build_site
 from .store import Store, open_store
+from .store.websub import Subscription, SubscriptionState
 from .text import long_date
+from .websub import WebSub
 
 Handler = Callable[[argparse.Namespace, Config], int]
 
@@ -149,8 +152,13 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
 def cmd_remove(args: argparse.Namespace, config: Config) -> int:
     with open_store(config.db) as store:
         source = store.find_source(args.source)
+        pushed = store.subscription_of(source.id) is not None
         store.remove_source(source.id)
-    print(f"Removed blog {source.id}: {source.title} (and its posts)")
+        print(f"Removed blog {source.id}: {source.title} (and its posts)")
+        if pushed:
+            report = _with_websub(store, config, lambda w: w.subscriber.end_unwanted())
+            for line in report.failed:
+                print(f"  could not tell its hub to stop: {line}")
     return 0
 
 
@@ -483,6 +491,167 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         return _serve_site(config, store, args.host or config.host, _port(args, config))
 
 
+T = TypeVar("T")
+
+
+def _with_websub(store: Store, config: Config, work: Callable[[WebSub], Awaitable[T]]) -> T:
+    async def run() -> T:
+        async with WebSub(store, config) as websub:
+            return await work(websub)
+
+    return asyncio.run(run())
+
+
+def cmd_websub_renew(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        report = _with_websub(store, config, lambda w: w.renew())
+    if report.not_asking and config.websub_subscribe:
+        print(f"Not asking blogs' hubs to push their posts: {report.not_asking}")
+    for line in report.failed:
+        print(f"  failed: {line}")
+    print(
+        f"WebSub subscriptions: {report.asked} asked of their hubs, {report.ended} ended, "
+        f"{len(report.failed)} failed"
+    )
+    return 0
+
+
+def cmd_websub_run(args: argparse.Namespace, config: Config) -> int:
+    async def work(websub: WebSub) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        print("Sending and receiving WebSub pushes (press Ctrl+C to stop)", flush=True)
+        await websub.run(stop)
+
+    with open_store(config.db) as store:
+        _with_websub(store, config, work)
+    print("Stopped")
+    return 0
+
+
+def _subscription_line(sub: Subscription, titles: dict[int, str]) -> str:
+    name = titles.get(sub.source_id or 0, "(a removed blog)")
+    if sub.state is SubscriptionState.ACTIVE and sub.lease_expires:
+        state = f"pushed until {long_date(sub.lease_expires)}"
+    elif sub.state is SubscriptionState.FAILED:
+        state = f"failed ({sub.last_error}); trying again on {long_date(sub.next_action_at)}"
+    elif sub.state is SubscriptionState.UNSUBSCRIBING:
+        state = "being ended"
+    else:
+        state = "asked, waiting for the hub to check with us"
+    return f"{name}: {state} <{sub.hub}>"
+
+
+def cmd_websub_status(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        subs = store.subscriptions()
+        titles = {s.id: s.title for s in store.sources()}
+        ours = store.hub_subscriptions(datetime.now().astimezone())
+    if args.json:
+        _print_json(
+            {
+                "subscriptions": [
+                    {
+                        "source_id": s.source_id,
+                        "hub": s.hub,
+                        "topic": s.topic,
+                        "state": s.state.value,
+                        "lease_expires": _iso(s.lease_expires),
+                        "last_push_at": _iso(s.last_push_at),
+                        "last_error": s.last_error,
+                    }
+                    for s in subs
+                ],
+                "hub_subscriptions": [
+                    {"topic": h.topic, "callback": h.callback, "expires_at": _iso(h.expires_at)}
+                    for h in ours
+                ],
+            }
+        )
+        return 0
+    if not subs:
+        print("No blog's hub pushes its posts to this site yet.")
+    for sub in subs:
+        print(_subscription_line(sub, titles))
+    feeds = len({h.topic for h in ours})
+    print(
+        f"This site's hub: {len(ours)} subscription{'s' if len(ours) != 1 else ''} "
+        f"to {feeds} feed{'s' if feeds != 1 else ''}"
+    )
+    return 0
+
+
+def _read_password(username: str) -> str:
+    """The new password: asked twice on a terminal, else the first line of standard input
+    (never an argument, which other users of the machine could see)."""
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"Password for {username}: ")
+        if getpass.getpass("The same password again: ") != first:
+            raise InputError("the two passwords are not the same: nothing was changed")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_user(args: argparse.Namespace, config: Config) -> int:
+    from .curation.passwords import check_username, hash_password
+
+    now = datetime.now().astimezone()
+    with open_store(config.db) as store:
+        if args.action == "list":
+            curators = store.curators()
+            if not curators:
+                print("No curators yet. Add one with: townsquare user add USERNAME")
+            for c in curators:
+                last = long_date(c.last_login_at) if c.last_login_at else "never"
+                print(f"{c.username}  (added {long_date(c.created_at)}, last signed in {last})")
+            return 0
+        if not args.username:
+            raise InputError(f"give the username: townsquare user {args.action} USERNAME")
+        username = check_username(args.username)
+        if args.action == "remove":
+            store.remove_curator(username)
+            print(f"Removed the curator {username}")
+            return 0
+        if args.action == "add" and store.curator(username) is not None:
+            raise InputError(
+                f"there is already a curator called {username!r}: "
+                f"to change the password, run 'townsquare user password {username}'"
+            )
+        if args.action == "password" and store.curator(username) is None:
+            raise InputError(f"no such curator: {username!r}")
+        hashed = hash_password(_read_password(username))
+        if args.action == "add":
+            store.add_curator(username, hashed, now)
+            store.audit(username, "Curator account added on the command line", now)
+            print(f"Added the curator {username}: sign in at {config.base_url}admin/login")
+        else:
+            store.set_password(username, hashed)
+            store.audit(username, "Password changed on the command line", now)
+            print(f"Changed the password of {username}; their sessions have ended")
+    return 0
+
+
+def cmd_health_email(args: argparse.Namespace, config: Config) -> int:
+    from .curation.health_email import compose
+    from .curation.mail import message, send
+
+    with open_store(config.db) as store:
+        email = compose(store, config, datetime.now().astimezone())
+    if args.print:
+        print(f"Subject: {email.subject}\n\n{email.body}", end="")
+        return 0
+    to = args.to or config.curator_address
+    if not to:
+        raise InputError(
+            "no address to send the health email to: set curator_email, or give --to ADDRESS"
+        )
+    send(config, message(config, to, email.subject, email.body))
+    print(f"Sent the health email to {to}: {email.subject}")
+    return 0
+
+
 # --- wiring -----------------------------------------------------------------------------
 
 
@@ -534,6 +703,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="stop when no blog is due any more")
     p.add_argument("--batch", type=int, default=50, help="blogs claimed at a time (default 50)")
     p.add_argument("--idle", type=float, default=30.0, help="seconds to wait when nothing is due")
+    p = sub.add_parser(
+        "websub",
+        help="WebSub: posts pushed to this site by blogs' hubs, and this site's own hub.",
+        description="WebSub: posts pushed to this site by blogs' hubs, and this site's own hub.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, handler, text in (
+        (
+            "renew",
+            cmd_websub_renew,
+            "Ask the hubs blogs name to push their posts, renew subscriptions before they end "
+            "and end those of removed blogs.",
+        ),
+        (
+            "run",
+            cmd_websub_run,
+            "Until stopped: send new posts to this site's subscribers (or tell its hub), "
+            "and renew subscriptions.",
+        ),
+        ("status", cmd_websub_status, "List the subscriptions, both ways."),
+    ):
+        action = actions.add_parser(name, help=text, description=text)
+        action.set_defaults(handler=handler)
+        if name == "status":
+            action.add_argument("--json", action="store_true")
     p = command("posts", cmd_posts, "Show the newest posts.")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=20)
@@ -564,6 +758,20 @@ def build_parser() -> argparse.ArgumentParser:
         "Serve the bundled sample blogs on 127.0.0.1, fetch them, then serve the website.",
     )
     _listen_arguments(p)
+    p = command(
+        "user",
+        cmd_user,
+        "Manage curator accounts: the password is asked for (or read from standard input).",
+    )
+    p.add_argument("action", choices=["add", "password", "remove", "list"])
+    p.add_argument("username", nargs="?")
+    p = command(
+        "health-email",
+        cmd_health_email,
+        "Email the curator the blogs failing for a week or silent for six months (run weekly).",
+    )
+    p.add_argument("--to", metavar="ADDRESS", help="send it here (default: curator_email)")
+    p.add_argument("--print", action="store_true", help="print it instead of sending it")
 
     digest = sub.add_parser("digest", help="Email digests: send them, count subscribers.")
     digest_sub = digest.add_subparsers(dest="digest_command", metavar="COMMAND", required=True)

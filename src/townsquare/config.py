@@ -68,6 +68,22 @@ def _str(raw: object) -> str:
     return str(raw).strip()
 
 
+def _hub(raw: object) -> str:
+    text = str(raw).strip()
+    if text.lower() in ("self", "none"):
+        return text.lower()
+    if not text.startswith(("https://", "http://")) or " " in text:
+        raise ValueError("expected 'self', 'none' or a hub's http(s) address")
+    return text
+
+
+def _lease(raw: object) -> int:
+    value = _int(raw)
+    if value < 60:
+        raise ValueError("expected a number of seconds of 60 or more")
+    return value
+
+
 def _mail_port(raw: object) -> int:
     value = _int(raw)
     if not 1 <= value <= 65535:
@@ -175,6 +191,28 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("feed_items", _count, 50, "How many of the newest posts each published feed holds."),
     Setting(
+        "websub_hub",
+        _hub,
+        "self",
+        "The WebSub hub our feeds name, so feed readers hear of new posts at once: 'self' "
+        "(Townsquare is its own hub, at <base_url>websub/hub), a hub's address (Townsquare "
+        "tells it when new posts arrive) or 'none'.",
+    ),
+    Setting(
+        "websub_subscribe",
+        _bool,
+        True,
+        "Subscribe to the WebSub hubs blogs name, so their posts arrive at once; needs a "
+        "base_url the hubs can reach.",
+    ),
+    Setting(
+        "websub_lease",
+        _lease,
+        604800,
+        "Seconds a WebSub subscription lasts before it is renewed: asked of other hubs, and "
+        "given by ours when a subscriber asks for none.",
+    ),
+    Setting(
         "secret_key",
         _secret,
         "",
@@ -225,6 +263,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "dkim_domain", _str, "", "The domain of the DKIM signature. Default: smtp_from's domain."
     ),
+    Setting(
+        "curator_email",
+        _mailbox,
+        "",
+        "Where the weekly health email goes (default: the contact setting, when it is an "
+        "email address).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -251,6 +296,9 @@ class Config:
     poll_interval: int
     claim_lease: int
     feed_items: int
+    websub_hub: str
+    websub_subscribe: bool
+    websub_lease: int
     secret_key: str
     smtp_host: str
     smtp_port: int
@@ -263,10 +311,21 @@ class Config:
     dkim_private_key: str
     dkim_selector: str
     dkim_domain: str
+    curator_email: str
 
     @property
     def user_agent(self) -> str:
         return f"Townsquare/{__version__} (+{self.base_url})"
+
+    @property
+    def curator_address(self) -> str:
+        """Where mail for the curator goes: ``curator_email``, else ``contact`` if an address."""
+        if self.curator_email:
+            return self.curator_email
+        contact = self.contact
+        if "@" in contact and " " not in contact and "://" not in contact:
+            return contact.removeprefix("mailto:")
+        return ""
 
 
 def default_value(name: str) -> object:

@@ -8,7 +8,8 @@ and the website show its message, never a traceback::
     ├── StoreError              the database cannot be opened or written
     │   └── NotFoundError       no such source, post or category
     │       ├── SourceNotFoundError
-    │       └── CategoryNotFoundError
+    │       ├── CategoryNotFoundError
+    │       └── PostGoneError   the curator took the post down
     ├── SourceExistsError       the feed is already listed
     ├── InputError              something a person typed is not usable
     ├── MailError               email cannot be sent: not set up, or the mail server failed
@@ -56,6 +57,13 @@ class SourceNotFoundError(NotFoundError):
 class CategoryNotFoundError(NotFoundError):
     def __init__(self, key: object) -> None:
         super().__init__(f"no such category: {key!r}")
+
+
+class PostGoneError(NotFoundError):
+    """A post the site no longer shows (taken down, or left out by a filter)."""
+
+    def __init__(self, post_id: int) -> None:
+        super().__init__(f"post {post_id} has been removed from this site")
 
 
 class SourceExistsError(TownsquareError):
