@@ -20,7 +20,7 @@ from townsquare.ingest.pipeline import Ingest
 from townsquare.model import Source
 from townsquare.store import Store
 
-RSS_TITLE = 'Fish & Chips <Council> "News"'
+RSS_TITLE = 'Fish & Chips < Council > "News"'  # "<C" would be stored as "< C"
 ATOM_TITLE = "Northshire digital"
 JSON_TITLE = "Hana’s weeknotes"
 

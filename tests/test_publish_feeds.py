@@ -238,7 +238,7 @@ def test_an_entry_carries_the_post_and_credits_its_blog(site: Site) -> None:
     assert "<script" not in content  # cleaned once, on the way in
     assert content.endswith(
         '<p>Original source – <a href="https://fish.example/bins">'
-        "Fish &amp; Chips &lt;Council&gt; &quot;News&quot;</a></p>"
+        "Fish &amp; Chips &lt; Council &gt; &quot;News&quot;</a></p>"
     )
     assert entry.findtext(A + "summary") == "Collections change."
     source = entry.find(A + "source")
@@ -293,7 +293,7 @@ def test_a_blog_set_to_excerpts_gives_an_excerpt_and_a_link(site: Site) -> None:
     assert entry.findtext(A + "content") == (
         "<p>Collections change.</p>\n"
         '<p><a href="https://fish.example/bins">'
-        "Continue reading on Fish &amp; Chips &lt;Council&gt; &quot;News&quot;</a></p>"
+        "Continue reading on Fish &amp; Chips &lt; Council &gt; &quot;News&quot;</a></p>"
     )
 
 

@@ -172,7 +172,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated CIDR ranges that feeds may be fetched from even though they are "
         "private, for example 127.0.0.1/32 for tests. Everything non-public is refused otherwise.",
     ),
-    Setting("fetch_concurrency", _int, 64, "How many feeds are fetched at once."),
+    Setting(
+        "fetch_concurrency",
+        _int,
+        64,
+        "How many feeds are fetched and read at once; times max_body_bytes, it bounds memory.",
+    ),
     Setting("fetch_per_host", _int, 2, "How many requests go to one host at once."),
     Setting("fetch_timeout", _float, 30.0, "Seconds a whole fetch may take, redirects included."),
     Setting("connect_timeout", _float, 10.0, "Seconds to wait for a connection."),

@@ -29,6 +29,11 @@ MAX_TITLE = 1000
 MAX_NAME = 200
 MAX_TAG = 100
 MAX_TAGS = 30
+# One post's HTML is read up to here (a long real post is about 100,000 characters and
+# 2,000 tags); past it, sanitising a crafted post would cost seconds, hundreds of MB, and
+# a stored post several times its size.
+MAX_HTML = 1_000_000
+MAX_HTML_TAGS = 20_000
 FUTURE_GRACE = timedelta(days=1)
 
 _TAGS = {
@@ -62,17 +67,24 @@ _ATTRIBUTES = {
 }
 _URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
 _SAFE_SCHEMES = ("http", "https")
+_URL_ESCAPES = {ord(c): f"%{ord(c):02X}" for c in "\"'<>` "}
 _CLEAN_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "embed",
                   "frame", "frameset", "svg", "math", "form", "select", "textarea", "button",
                   "title", "head", "applet", "noembed", "noframes"}  # fmt: skip
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi")
-_TAG_RE = re.compile(r"<[^>]*>")
-_HIDDEN_RE = re.compile(r"<(script|style|template)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+# Tags, and a tag left open at the end; "[^<>]" keeps each try to the next "<", so a
+# title of a hundred thousand "<" costs one pass, not one per "<".
+_TAG_RE = re.compile(r"<[A-Za-z/!?][^<>]*(?:>|$)")
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+_HIDDEN_OPEN = re.compile(r"<(script|style|template)\b[^<>]*>", re.I)
+_HIDDEN_CLOSE = {
+    name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "template")
+}
 _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
 )
-_IMG = re.compile(r"<img\b[^>]*>", re.I)
+_IMG = re.compile(r"<img\b[^<>]*>", re.I)
 _TINY = re.compile(r"""\b(?:width|height)\s*=\s*["']?\s*[01](?:px)?\s*["'\s/>]""", re.I)
 _PLAIN_WEB_URL = re.compile(r"https?://[A-Za-z0-9][^\s/?#\\@]*(?:[/?#][^\s\\]*)?\Z", re.I)
 _EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
@@ -111,7 +123,8 @@ def _origin(base: str) -> str:
 def safe_url(
     value: str | None, base: str = "", *, schemes: tuple[str, ...] = _SAFE_SCHEMES
 ) -> str | None:
-    """An absolute URL with an allowed scheme, or None."""
+    """An absolute URL with an allowed scheme, or None.  Quotes, angle brackets and spaces
+    are percent-encoded, so the URL cannot end an HTML attribute wherever it is put."""
     if not value:
         return None
     if _CONTROL.search(value):
@@ -122,7 +135,7 @@ def safe_url(
     try:
         absolute = _join(base, value)
         if _PLAIN_WEB_URL.match(absolute):
-            return absolute if "http" in schemes else None
+            return absolute.translate(_URL_ESCAPES) if "http" in schemes else None
         parts = urlsplit(absolute)
     except ValueError:
         return None
@@ -131,7 +144,7 @@ def safe_url(
         return None
     if scheme in _SAFE_SCHEMES and not parts.hostname:
         return None
-    return absolute
+    return absolute.translate(_URL_ESCAPES)
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -202,9 +215,13 @@ def _drop_tracking_image(match: re.Match[str]) -> str:
 
 
 def sanitize_html(fragment: str | None, base: str) -> str:
-    """Safe HTML: allow-listed tags and attributes, absolute safe URLs, no trackers."""
+    """Safe HTML: allow-listed tags and attributes, absolute safe URLs, no trackers.
+    A post longer than ``MAX_HTML`` characters or ``MAX_HTML_TAGS`` tags is cut there."""
     if not fragment:
         return ""
+    fragment = fragment[:MAX_HTML]
+    if fragment.count("<") > MAX_HTML_TAGS:
+        fragment = "<".join(fragment.split("<", MAX_HTML_TAGS)[:MAX_HTML_TAGS])
     if "<img" in fragment or "<IMG" in fragment:
         fragment = _IMG.sub(_drop_tracking_image, fragment)
     _state.base = base
@@ -214,17 +231,43 @@ def sanitize_html(fragment: str | None, base: str) -> str:
         _state.base = ""
 
 
+def _drop_hidden(text: str) -> str:
+    """The text without scripts, styles and templates, and what is inside them.
+
+    Each is found and its end looked for once, from where the last one ended, so this
+    is linear however the markup is built; one left open ends the search."""
+    kept: list[str] = []
+    pos = 0
+    while (opening := _HIDDEN_OPEN.search(text, pos)) is not None:
+        closing = _HIDDEN_CLOSE[opening.group(1).lower()].search(text, opening.end())
+        if closing is None:
+            break
+        kept.append(text[pos : opening.start()])
+        pos = closing.end()
+    return " ".join([*kept, text[pos:]]) if kept else text
+
+
+def _strip_tags(text: str) -> str:
+    text = _CONTROL.sub("", text)  # first, so that "<\x00script>" cannot become a tag later
+    return _TAG_RE.sub(" ", _drop_hidden(text)) if "<" in text else text
+
+
 def plain_text(value: str | None, *, is_html: bool = True, limit: int = MAX_TITLE) -> str:
-    """Text with no markup (nor the text of scripts and styles), entities, control
-    characters or runs of space."""
+    """Text with no control characters or runs of space.  With ``is_html``, markup (and
+    the text of scripts and styles) is removed and entities decoded; without it, ``<`` and
+    ``&`` are meant as they are.  Either way nothing tag-shaped is kept, even escaped or
+    unclosed: a ``<`` left before a letter, ``/``, ``!`` or ``?`` gets a space after it."""
     if not value:
         return ""
-    text = value
-    if is_html and ("<" in text or "&" in text):
-        text = html.unescape(_TAG_RE.sub(" ", _HIDDEN_RE.sub(" ", text)))
-        if "<" in text:  # markup that was escaped twice
-            text = _TAG_RE.sub(" ", text)
-    text = _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
+    if is_html:
+        text = _strip_tags(value)
+        if "&" in text:
+            text = _strip_tags(html.unescape(text))  # markup that was escaped
+    else:
+        text = _CONTROL.sub("", value)
+    if "<" in text:
+        text = _TAG_OPEN.sub("< ", text)
+    text = _SPACE.sub(" ", text).strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import re
 import socket
 import ssl
@@ -22,20 +23,19 @@ from types import TracebackType
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from multidict import CIMultiDictProxy
 
 from ..config import Config
 from ..errors import BlockedAddressError
 from ..model import FetchOutcome, FetchResult, Redirect
-from .guard import (
-    BlockedByGuardError,
-    GuardedResolver,
-    check_literal,
-    is_allowed,
-    peer_address,
-    refusal,
-)
+from .guard import BlockedByGuardError, GuardedConnector, GuardedResolver, check_literal
 
+log = logging.getLogger(__name__)
+FAULT = (
+    "Townsquare could not fetch this feed because of a fault in Townsquare itself ({kind}); "
+    "please report it, with the feed's address"
+)
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = timedelta(hours=24)
 _CHUNK = 65536
@@ -47,7 +47,14 @@ _ACCEPT = (
 )
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 _REL = re.compile(r"""rel\s*=\s*"?([^";,]+)"?""", re.I)
-_MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.I)
+_MAX_AGE = re.compile(r"max-age\s*=\s*([0-9]+)", re.I)
+_SECONDS = re.compile(r"[0-9]+")
+_DAY = 86_400  # seconds; no server can make us wait longer
+
+
+def _seconds(digits: str) -> int:
+    """A number of seconds from a header, at most a day (however many digits it has)."""
+    return min(int(digits), _DAY) if len(digits) <= 9 else _DAY
 
 
 def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
@@ -55,8 +62,8 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        moment = now + timedelta(seconds=int(value))
+    if _SECONDS.fullmatch(value):
+        moment = now + timedelta(seconds=_seconds(value))
     else:
         try:
             moment = email.utils.parsedate_to_datetime(value)
@@ -76,16 +83,20 @@ def parse_link_header(values: list[str], base: str) -> tuple[tuple[str, ...], st
             target, params = match.group(1).strip(), match.group(2)
             rel = _REL.search(params)
             rels = rel.group(1).lower().split() if rel else []
+            try:
+                url = urljoin(base, target)
+            except ValueError:  # not a URL at all: ignore the link, as a browser would
+                continue
             if "hub" in rels:
-                hubs.append(urljoin(base, target))
+                hubs.append(url)
             if "self" in rels:
-                self_link = urljoin(base, target)
+                self_link = url
     return tuple(hubs), self_link
 
 
 def _max_age(headers: CIMultiDictProxy[str]) -> int | None:
     match = _MAX_AGE.search(headers.get("Cache-Control", ""))
-    return int(match.group(1)) if match else None
+    return _seconds(match.group(1)) if match else None
 
 
 def describe_status(status: int, reason: str | None) -> str:
@@ -124,18 +135,32 @@ class _FetchFailedError(Exception):
         self.status = status
 
 
+def _location(current: str, location: str, status: int) -> str:
+    try:
+        return urljoin(current, location)
+    except ValueError:
+        raise _FetchFailedError(
+            f"the server redirected to an address that is not valid: {location!r}", status
+        ) from None
+
+
 class Fetcher:
     """An HTTP client session with Townsquare's limits; use ``async with``."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, dns: AbstractResolver | None = None) -> None:
+        """``dns`` answers name lookups (the system resolver by default); the
+        network guard checks every answer, whoever gives it."""
         self.config = config
+        self._dns = dns
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Fetcher:
-        connector = aiohttp.TCPConnector(
+        allow = self.config.allow_networks
+        connector = GuardedConnector(
+            allow,
             limit=max(1, self.config.fetch_concurrency),
             limit_per_host=max(1, self.config.fetch_per_host),
-            resolver=GuardedResolver(self.config.allow_networks),
+            resolver=GuardedResolver(allow, self._dns),
             ttl_dns_cache=300,
         )
         self._session = aiohttp.ClientSession(
@@ -162,10 +187,14 @@ class Fetcher:
             async with asyncio.timeout(self.config.fetch_timeout):
                 return await self._fetch(url, etag, last_modified, redirects, now)
         except TimeoutError:
-            message = f"no complete answer within {self.config.fetch_timeout:g} seconds"
+            seconds = self.config.fetch_timeout
+            message = f"no complete answer within {seconds:g} second{'' if seconds == 1 else 's'}"
             return self._failed(url, redirects, message, None)
         except _FetchFailedError as exc:
             return self._failed(url, redirects, exc.message, exc.status)
+        except Exception as exc:  # a fault of ours must cost one feed, never the whole pass
+            log.warning("fault while fetching %s: %s: %s", url, type(exc).__name__, exc)
+            return self._failed(url, redirects, FAULT.format(kind=type(exc).__name__), None)
 
     async def send(
         self,
@@ -186,9 +215,6 @@ class Fetcher:
                 async with self._session.request(
                     method, url, data=body, headers=headers or {}, allow_redirects=False
                 ) as resp:
-                    peer = peer_address(resp.connection)
-                    if peer is not None and not is_allowed(peer, self.config.allow_networks):
-                        return Reply(None, error=str(refusal(peer)))
                     data = b""
                     while len(data) < limit:
                         chunk = await resp.content.read(limit - len(data))
@@ -242,11 +268,8 @@ class Fetcher:
                 async with self._session.get(
                     current, headers=headers, allow_redirects=False
                 ) as resp:
-                    peer = peer_address(resp.connection)
-                    if peer is not None and not is_allowed(peer, self.config.allow_networks):
-                        raise _FetchFailedError(str(refusal(peer)))
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
-                        target = urljoin(current, resp.headers["Location"])
+                        target = _location(current, resp.headers["Location"], resp.status)
                         redirects.append(Redirect(resp.status, current, target))
                         if target in seen:
                             raise _FetchFailedError("the feed redirects in a loop", resp.status)
@@ -271,8 +294,15 @@ class Fetcher:
             except aiohttp.TooManyRedirects:  # pragma: no cover - redirects are followed by hand
                 raise _FetchFailedError("too many redirects") from None
             except aiohttp.ClientResponseError as exc:
+                # aiohttp's message can quote the bytes at fault over several lines: keep
+                # the first words, which say what was wrong.
+                what = re.split(r"[:\n]", exc.message, maxsplit=1)[0].strip().rstrip(".")
                 raise _FetchFailedError(
-                    f"the server's answer was not valid HTTP: {exc.message}"
+                    f"the server's answer was not valid HTTP ({what[:1].lower()}{what[1:100]})"
+                ) from None
+            except aiohttp.ServerDisconnectedError:
+                raise _FetchFailedError(
+                    "the connection failed: the server closed it without answering"
                 ) from None
             except aiohttp.InvalidURL:
                 raise _FetchFailedError(f"not a valid web address: {current!r}") from None
@@ -280,7 +310,11 @@ class Fetcher:
                 raise _FetchFailedError(f"the connection failed: {exc}") from None
 
     def _check_url(self, url: str) -> None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises for a port out of range
+        except ValueError:
+            raise _FetchFailedError(f"not a valid web address: {url!r}") from None
         if parts.scheme not in ("http", "https"):
             raise _FetchFailedError(f"only http and https addresses can be fetched, not {url!r}")
         if not parts.hostname:

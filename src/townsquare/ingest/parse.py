@@ -18,11 +18,11 @@ import html
 import html.entities
 import json
 import re
-import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -40,33 +40,21 @@ DC = "{http://purl.org/dc/elements/1.1/}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
-
-def _xml_parser(encoding: str | None) -> etree.XMLParser:
-    # Everything that could reach outside the document is off.
-    return etree.XMLParser(
-        recover=True,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        encoding=encoding,
-    )
-
-
-class _Parsers(threading.local):
-    """lxml parsers are not thread-safe: one set per thread."""
-
-    def __init__(self) -> None:
-        self.as_declared = _xml_parser(None)
-        self.utf8 = _xml_parser("utf-8")
-        self.windows_1252 = _xml_parser("windows-1252")
-
-
-_PARSERS = _Parsers()
-
+# Everything that could reach outside the document is off.  A parser is made per feed
+# (parsing runs in several threads) and fed a slice at a time, so that it can stop once
+# it has read MAX_ENTRIES entries: the tree never holds more, however many the body has.
+_SAFE: dict[str, Any] = {
+    "recover": True,
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
+_ENTRY_TAGS = ("item", RSS10 + "item", RSS090 + "item", "entry", ATOM + "entry", ATOM03 + "entry")
+_SLICE = 1 << 20
 
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8"),
@@ -81,6 +69,7 @@ _XML_DECL_ENCODING = re.compile(
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 # Labels browsers read as Windows-1252 (bytes 0x80-0x9F are curly quotes, dashes, €...)
 _WINDOWS_1252_LABELS = ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "windows-1252")
+_DOCTYPE_START = re.compile(r"<!DOCTYPE", re.I)
 _DOCTYPE = re.compile(r"<!DOCTYPE(?:[^\[>]*\[.*?\]\s*>|[^>]*>)", re.S | re.I)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ODD_AMP = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});)")
@@ -88,7 +77,19 @@ _AMP = re.compile(r"&(#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{0,
 _XML_ENTITIES = {"amp;", "lt;", "gt;", "quot;", "apos;"}
 _ROOT_START = re.compile(rb"<[A-Za-z]")
 _DOCTYPE_BYTES = re.compile(rb"<!DOCTYPE", re.I)
+WEB_PAGE = "this is a web page, not a feed"
+# What an error page served as a "feed" usually starts with, once parsed as XML.
+_HTML_TOPS = frozenset(
+    {"html", "head", "body", "title", "meta", "link", "h1", "h2", "p", "div", "pre", "center",
+     "table", "script", "style", "noscript", "br", "span"}
+)  # fmt: skip
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)
+
+MAX_ENTRIES = 10_000  # entries read from one feed; the rest are ignored
+MAX_DATE = 100  # characters in a date
+MAX_JSON_PARTS = 500_000  # objects and lists in a JSON Feed (10,000 rich items need 100,000)
+
+T = TypeVar("T")
 
 _TZ = {
     "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "BST": 1, "IST": 1, "CET": 1, "CEST": 2,
@@ -103,7 +104,12 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         raise ParseError("the feed is empty")
     if head.startswith((b"{", b"[")):
         return _parse_json(body)
-    root = _xml_root(body, content_type, url)
+    try:
+        root = _xml_root(body, content_type, url)
+    except ParseError:
+        if _is_html(content_type):
+            raise ParseError(WEB_PAGE) from None
+        raise
     tag = root.tag if isinstance(root.tag, str) else ""
     if tag == "rss" or tag.endswith("}rss"):
         return _parse_rss(root, url)
@@ -112,12 +118,17 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     if tag in (ATOM + "feed", ATOM03 + "feed", "feed"):
         return _parse_atom(root, url)
     local = etree.QName(root).localname.lower() if tag else ""
-    if local == "html":
-        raise ParseError("this is a web page, not a feed")
+    if local in _HTML_TOPS or _is_html(content_type):
+        raise ParseError(WEB_PAGE)
     raise ParseError(f"this is not a feed: its top element is <{local or '?'}>")
 
 
 # --- bytes to text to a tree ------------------------------------------------------------
+
+
+def _is_html(content_type: str | None) -> bool:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind in ("text/html", "application/xhtml+xml")
 
 
 def _charset(content_type: str | None) -> str | None:
@@ -167,6 +178,19 @@ def _fix_amp(match: re.Match[str]) -> str:
     return "".join(f"&#{ord(c)};" for c in char)
 
 
+def _drop_doctype(text: str) -> str:
+    """The text without its first DOCTYPE: no DTD, so no entity tricks.
+
+    Matched at one place only, so a body full of unclosed ``<!DOCTYPE`` costs
+    one scan, not one per occurrence.
+    """
+    start = _DOCTYPE_START.search(text)
+    if start is None:
+        return text
+    end = _DOCTYPE.match(text, start.start())
+    return text if end is None else text[: start.start()] + text[end.end() :]
+
+
 def _xml_root(body: bytes, content_type: str | None, url: str) -> etree._Element:
     """Parse as it is when the feed is well formed; repair and parse again if not."""
     root = _ROOT_START.search(body)
@@ -176,36 +200,45 @@ def _xml_root(body: bytes, content_type: str | None, url: str) -> etree._Element
         as_1252 = declared is not None and (
             declared.group(1).decode("ascii").lower() in _WINDOWS_1252_LABELS
         )
-        parser = _PARSERS.windows_1252 if as_1252 else _PARSERS.as_declared
         try:
-            tree = etree.fromstring(body, parser, base_url=url)
+            tree, errors = _lxml(body, url, "windows-1252" if as_1252 else None)
         except etree.XMLSyntaxError:
             tree = None
-        if tree is not None and not any(
-            e.level >= etree.ErrorLevels.ERROR for e in parser.error_log
-        ):
+        if tree is not None and not any(e.level >= etree.ErrorLevels.ERROR for e in errors):
             return tree
     text = _decode(body, content_type)
     text = _XML_DECL.sub("", text, count=1)
     if "<!" in text:
-        text = _DOCTYPE.sub("", text, count=1)  # no DTD, so no entity tricks
+        text = _drop_doctype(text)
     if _CONTROL.search(text):
         text = _CONTROL.sub("", text)
     if _ODD_AMP.search(text):
         text = _AMP.sub(_fix_amp, text)
-    return _lxml(text.encode("utf-8"), url)
-
-
-def _lxml(data: bytes, url: str) -> etree._Element:
     try:
-        root = etree.fromstring(data, _PARSERS.utf8, base_url=url)
+        tree, errors = _lxml(text.encode("utf-8"), url, "utf-8")
     except etree.XMLSyntaxError as exc:  # recover mode rarely gives up, but can
         raise ParseError(f"the feed is not readable XML: {exc.msg}") from None
-    if root is None:
-        error = _PARSERS.utf8.error_log.last_error
+    if tree is None:
+        error = errors.last_error
         reason = f": {error.message} (line {error.line})" if error else ""
         raise ParseError(f"the feed is not readable XML{reason}")
-    return root
+    return tree
+
+
+def _lxml(
+    data: bytes, url: str, encoding: str | None
+) -> tuple[etree._Element | None, etree._ListErrorLog]:
+    """The tree of the first MAX_ENTRIES entries (and all else), and lxml's complaints."""
+    parser = etree.XMLPullParser(
+        events=("end",), tag=_ENTRY_TAGS, base_url=url, encoding=encoding, **_SAFE
+    )
+    entries = 0
+    for start in range(0, len(data), _SLICE):
+        parser.feed(data[start : start + _SLICE])
+        entries += sum(1 for _ in parser.read_events())
+        if entries > MAX_ENTRIES:
+            break
+    return parser.close(), parser.feed_error_log
 
 
 # --- small readers ----------------------------------------------------------------------
@@ -217,6 +250,11 @@ def _text(el: etree._Element | None) -> str | None:
     raw = "".join(str(t) for t in el.itertext()) if len(el) else el.text or ""
     text = raw.strip()
     return text or None
+
+
+def _capped(items: Iterator[T]) -> list[T]:
+    """At most ``MAX_ENTRIES`` of a feed's entries, in the feed's order."""
+    return list(islice(items, MAX_ENTRIES))
 
 
 def _child(parent: etree._Element, *tags: str) -> etree._Element | None:
@@ -248,7 +286,7 @@ def parse_date(text: str | None) -> datetime | None:
     if not text:
         return None
     text = text.strip()
-    if not text:
+    if not text or len(text) > MAX_DATE:  # no real date is that long; dateutil is slow on it
         return None
     moment: datetime | None = None
     with suppress(ValueError):
@@ -359,7 +397,7 @@ def _parse_rss(root: etree._Element, url: str) -> ParsedFeed:
         raise ParseError("this RSS feed has no <channel>")
     version = root.get("version") or "2.0"
     base = _base(channel, url)
-    items = channel.findall("item") or root.findall("item")
+    items = _capped(channel.iterfind("item")) or _capped(root.iterfind("item"))
     return ParsedFeed(
         format=f"rss{version}",
         title=_child_text(channel, "title"),
@@ -441,7 +479,7 @@ def _parse_rdf(root: etree._Element, url: str) -> ParsedFeed:
     )
     channel = root.find(ns + "channel")
     base = _base(root, url)
-    items = root.findall(ns + "item")
+    items = _capped(root.iterfind(ns + "item"))
     return ParsedFeed(
         format="rss1.0" if ns == RSS10 else "rss0.90",
         title=_child_text(channel, ns + "title") if channel is not None else None,
@@ -485,7 +523,9 @@ def _parse_atom(root: etree._Element, url: str) -> ParsedFeed:
         title=title,
         link=links.get("alternate"),
         description=subtitle,
-        entries=tuple(_atom_entry(e, ns, base, feed_author) for e in root.findall(ns + "entry")),
+        entries=tuple(
+            _atom_entry(e, ns, base, feed_author) for e in _capped(root.iterfind(ns + "entry"))
+        ),
         hub_links=tuple(h for r, h in _all_links(root, ns, base) if r == "hub"),
         self_link=links.get("self"),
     )
@@ -552,10 +592,16 @@ def _s(value: object) -> str | None:
 
 
 def _parse_json(body: bytes) -> ParsedFeed:
+    if body.count(b"{") + body.count(b"[") > MAX_JSON_PARTS:  # each costs ~100 bytes parsed
+        raise ParseError(
+            f"the feed is not readable JSON: it has more than {MAX_JSON_PARTS:,} objects and lists"
+        )
     try:
         data = json.loads(body.decode("utf-8-sig", errors="replace"))
     except ValueError as exc:
         raise ParseError(f"the feed is not readable JSON: {exc}") from None
+    except RecursionError:
+        raise ParseError("the feed is not readable JSON: it is nested too deeply") from None
     if not isinstance(data, dict) or "jsonfeed.org/version/" not in str(data.get("version", "")):
         raise ParseError("this JSON is not a JSON Feed: it has no JSON Feed 'version'")
     items = data.get("items")
@@ -571,7 +617,8 @@ def _parse_json(body: bytes) -> ParsedFeed:
         link=_s(data.get("home_page_url")),
         description=_s(data.get("description")),
         entries=tuple(
-            _json_item(item, base, feed_author) for item in items if isinstance(item, dict)
+            _json_item(item, base, feed_author)
+            for item in _capped(i for i in items if isinstance(i, dict))
         ),
         hub_links=tuple(
             u

@@ -14,6 +14,11 @@
 - **store**: ``Store.save_fetch`` writes the posts, the source's new state
   (decided by ``schedule.decide``) and a log line in one transaction.
 
+At most ``fetch_per_host`` fetches go to one host at once and at most
+``fetch_concurrency`` sources are fetched, parsed or stored at once; a source
+queues for its host before it takes a slot, so a slow or hostile host delays
+only its own feeds, and memory is bounded by the slots, not by the pass.
+
 Parsing and cleaning are CPU work: they run in a thread for small passes and
 in one worker process per core for large ones.  The store is written by one
 writer thread, one transaction per source, so SQLite has one writer and the
@@ -25,15 +30,19 @@ WebSub push, the demo, a test).
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import random
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from ..config import Config
 from ..errors import ParseError
@@ -48,6 +57,11 @@ from .parse import parse_feed
 from .schedule import decide
 
 Progress = Callable[[int, int], None]
+log = logging.getLogger(__name__)
+FAULT = (
+    "Townsquare could not read this feed because of a fault in Townsquare itself ({kind}); "
+    "please report it, with the feed's address"
+)
 
 PROCESSES_FROM = 16  # sources in a pass before parsing moves to worker processes
 PASS_LEASE = timedelta(hours=1)  # a one-off pass claims every due source at once
@@ -105,9 +119,35 @@ def parse_and_clean(result: FetchResult, now: datetime) -> Cleaned:
     """parse | clean for one body."""
     try:
         feed = parse_feed(result.body, result.final_url, result.content_type)
+        return Cleaned(
+            clean_feed(feed, now), feed_site(feed, result.final_url), feed_hub(feed, result)
+        )
     except ParseError as exc:
         return Cleaned([], error=str(exc))
-    return Cleaned(clean_feed(feed, now), feed_site(feed, result.final_url), feed_hub(feed, result))
+    except Exception as exc:  # a fault of ours must cost one feed, never the whole pass
+        log.warning("fault while reading %s: %s: %s", result.final_url, type(exc).__name__, exc)
+        return Cleaned([], error=FAULT.format(kind=type(exc).__name__))
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a worker process: leave when ``parent``, the process that started it, is gone.
+
+    A worker waits on a pipe it holds both ends of, so it would outlive a pass
+    stopped by ``kill -9`` for ever (and keep that pass's output open)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:
+        return url
 
 
 class Ingest:
@@ -137,7 +177,10 @@ class Ingest:
         if self._processes is None:
             # spawn, not fork: the event loop's threads must not be copied mid-lock.
             self._processes = ProcessPoolExecutor(
-                max_workers=cores, mp_context=multiprocessing.get_context("spawn")
+                max_workers=cores,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_die_with_parent,
+                initargs=(os.getpid(),),
             )
         self._pool = self._processes
 
@@ -194,21 +237,36 @@ class Ingest:
         # One slot per source from fetch to store: bodies waiting for a CPU
         # count too, so memory stays flat however many sources are due.
         limit = asyncio.Semaphore(max(1, self.config.fetch_concurrency))
+        per_host = max(1, self.config.fetch_per_host)
+        hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(per_host)
+        )
         rules = self.store.filters_for(s.id for s in due)
         async with Fetcher(self.config) as fetcher:
 
             async def one(source: Source) -> None:
                 nonlocal done
-                async with limit:
-                    began = time.monotonic()
-                    result = await fetcher.fetch(
-                        source.url, etag=source.etag, last_modified=source.last_modified
-                    )
+                # A source waits for its host's turn before it takes a slot, so a slow
+                # host's queue never holds slots other hosts could use, and a fetch's
+                # deadline starts when it is sent, not while it waits its turn.
+                async with hosts[_host(source.url)]:
+                    await limit.acquire()
+                    try:
+                        began = time.monotonic()
+                        result = await fetcher.fetch(
+                            source.url, etag=source.etag, last_modified=source.last_modified
+                        )
+                    except BaseException:  # cancelled
+                        limit.release()
+                        raise
+                try:  # the host is free again; the slot is kept until the body is stored
                     took = int((time.monotonic() - began) * 1000)
                     outcome = await self.ingest_result(
                         source, result, duration_ms=took, fetcher=fetcher,
                         rules=rules.get(source.id, []),
                     )  # fmt: skip
+                finally:
+                    limit.release()
                 report.sources.append(outcome)
                 done += 1
                 if progress:

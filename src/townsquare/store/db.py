@@ -9,6 +9,7 @@ it, and the only place driver errors are caught and turned into
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -73,15 +74,38 @@ def _migrations_dir(dialect: str) -> Path:
 
 
 def _migrate(yoyo_url: str, dialect: str) -> None:
+    """Apply what migrations are missing.
+
+    yoyo's lock is a row in the database, so a process killed while holding it
+    would lock every later one out.  An up-to-date database (every run but the
+    first after an upgrade) takes no lock at all; and as SQLite is on this
+    machine, a lock whose process has gone is broken.
+    """
     from yoyo import get_backend, read_migrations
 
     backend = get_backend(yoyo_url)
     try:
         migrations = read_migrations(str(_migrations_dir(dialect)))
+        if not backend.to_apply(migrations):
+            return
+        if dialect == "sqlite":
+            _break_dead_lock(backend)
         with backend.lock():
             backend.apply_migrations(backend.to_apply(migrations))
     finally:
         backend.connection.close()
+
+
+def _break_dead_lock(backend: Any) -> None:
+    row = backend.execute(f"SELECT pid FROM {backend.lock_table_quoted}").fetchone()
+    if row is None:
+        return
+    try:
+        os.kill(int(row[0]), 0)
+    except ProcessLookupError:
+        backend.break_lock()
+    except PermissionError:  # alive, and someone else's
+        pass
 
 
 def _row_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
