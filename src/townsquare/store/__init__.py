@@ -8,6 +8,8 @@ Open it with ``open_store(url)``, which also brings the schema up to date.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 from .db import Database, connect
 from .posts import BlogActivity, FetchLogEntry, LeftOutPost, LoggedFetch, PostStore
 from .revision import Revision, RevisionStore
@@ -26,6 +28,11 @@ __all__ = [
 class Store(PostStore, RevisionStore):
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """``with store.snapshot():`` every read sees the store as it was at the first one,
+        while writers elsewhere carry on (for ``townsquare build``, which reads a lot)."""
+        return self.db.snapshot()
 
     def close(self) -> None:
         self.db.close()

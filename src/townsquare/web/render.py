@@ -17,9 +17,12 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ..config import Config
+from ..publish.feeds import feed_title
+from ..publish.paths import FeedScope
 from ..text import long_date
 from .paths import Paths
 from .responses import Rendered
+from .views import feed_links
 
 _TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -94,7 +97,12 @@ def _paragraphs(text: str) -> list[str]:
 
 
 class Renderer:
-    def __init__(self, config: Config, paths: Paths, assets: Assets) -> None:
+    """The site's templates.  ``static_build``: pages for ``townsquare build``, which leave out
+    what only a running Townsquare can answer (the JSON API) and say they are a copy."""
+
+    def __init__(
+        self, config: Config, paths: Paths, assets: Assets, *, static_build: bool = False
+    ) -> None:
         self.env = Environment(
             loader=PackageLoader("townsquare.web", "templates"),
             autoescape=True,
@@ -103,7 +111,13 @@ class Renderer:
             lstrip_blocks=True,
             auto_reload=False,
         )
-        self.env.globals.update(site=SiteInfo.of(config), paths=paths, asset=assets.url)
+        self.env.globals.update(
+            site=SiteInfo.of(config),
+            paths=paths,
+            asset=assets.url,
+            static_build=static_build,
+            river_feeds=feed_links(paths, FeedScope.river(), feed_title(config.site_name)),
+        )
         self.env.filters.update(long_date=long_date, iso=_iso, paragraphs=_paragraphs)
 
     def html(self, template: str, **context: Any) -> bytes:

@@ -28,12 +28,16 @@ Check = Callable[[], Response | None]
 
 
 class Site:
-    def __init__(self, config: Config, store: Store, *, cache_size: int = 512) -> None:
+    """``static_build``: rendering for ``townsquare build`` rather than for requests."""
+
+    def __init__(
+        self, config: Config, store: Store, *, cache_size: int = 512, static_build: bool = False
+    ) -> None:
         self.config = config
         self.store = store
         self.paths = Paths(config.base_url)
         self.assets = Assets(self.paths)
-        self.renderer = Renderer(config, self.paths, self.assets)
+        self.renderer = Renderer(config, self.paths, self.assets, static_build=static_build)
         self.cache = PageCache(cache_size)
         self._index: SiteIndex | None = None
         self._index_lock = threading.Lock()
