@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, sync_playwright
 
 from townsquare.config import Config, load
 from townsquare.demo.server import add_sample_blogs, serve_samples
@@ -21,6 +23,8 @@ from townsquare.ingest.pipeline import Ingest
 from townsquare.store import Store, open_store
 from townsquare.web import create_app
 from townsquare.web.serve import address, bind, server
+
+from .browsing import ARGS, CHROMIUM
 
 
 @dataclass
@@ -107,3 +111,17 @@ def demo_site(demo_config: Config, demo_store: Store) -> Iterator[LiveSite]:
     site = LiveSite(demo_config, demo_store)
     yield site
     site.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, through Playwright (which cannot download browsers here)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def axe() -> Axe:
+    return Axe()
