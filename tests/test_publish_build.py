@@ -172,12 +172,13 @@ def test_a_removed_blog_loses_its_files_and_others_are_kept(
 def test_the_output_folder_stays_inside_itself(tmp_path: Path) -> None:
     outside = tmp_path / "precious.txt"
     outside.write_text("keep")
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / MANIFEST).write_text(f"../precious.txt\n{outside}\nold.txt\n")
+    (tmp_path / "site" / "old.txt").write_text("stale")
     folder = OutputFolder(tmp_path / "site")
     for bad in ("../precious.txt", "/etc/passwd", ""):
         with pytest.raises(ValueError, match="not a path inside the site"):
             folder.write(bad, b"x")
-    (tmp_path / "site" / MANIFEST).write_text(f"../precious.txt\n{outside}\nold.txt\n")
-    (tmp_path / "site" / "old.txt").write_text("stale")
     folder.write("feed.atom", b"<feed/>")
     report = folder.finish()
     assert (report.written, report.unchanged, report.removed) == (1, 0, 1)
@@ -226,3 +227,17 @@ def test_a_built_feed_served_as_a_plain_file_can_be_followed(
         assert sorted(p.title for p in second.river(limit=10)) == sorted(
             p.title for p in site.store.river(limit=10) if p.source_id == site.rss.id
         )
+
+
+def test_files_changed_or_deleted_by_hand_are_put_back(
+    site: Site, run: Run, tmp_path: Path
+) -> None:
+    out = tmp_path / "site"
+    assert run("build", str(out)).code == 0
+    river = (out / "index.html").read_bytes()
+    (out / "index.html").write_bytes(river.replace(b"Latest posts", b"Latest p0sts"))  # same size
+    (out / "feed.atom").unlink()
+    result = run("build", str(out))
+    assert result.out.endswith(": 2 files written, 44 unchanged, 0 removed\n")
+    assert (out / "index.html").read_bytes() == river
+    assert (out / "feed.atom").exists()

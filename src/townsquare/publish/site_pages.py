@@ -2,10 +2,10 @@
 
     write_pages(store, config, out)
         the stylesheet, the blogs page, the about page and 404.html
-        the river, read once, newest first, in pieces:
-            its pages, each month's pages, each post's page, then the archive
-        each blog: its pages and its status page
-        each category: its pages
+        the river, read once, newest first, a piece at a time; each post
+            has its own page, and goes (rendered once) into the lists it is in:
+            the river's pages, its month's, its blog's and its categories'
+        each blog's status page; the archive
 
 The pages are those ``web.pages`` renders for a request (same templates, same
 functions), with two differences a static host needs: the JSON API is left
@@ -15,15 +15,17 @@ times relative to now, and says so.  Each page's address, from
 ``web.paths`` (the same the links use), becomes a file: ``/blogs/hana/`` is
 ``blogs/hana/index.html``.
 
-Lists are numbered as the website numbers them, from the newest post, so the
-posts are read in the website's order, a piece at a time (``after`` the last
-one read) rather than page by page with ever larger offsets.
+Lists are numbered as the website numbers them, from the newest post.  Every
+list is filled from the one reading of the river, so a list holds at most a
+page of posts at a time, and each post is rendered once for all its lists.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC
+
+from markupsafe import Markup
 
 from ..config import Config
 from ..model import Category, Post, Source
@@ -35,6 +37,7 @@ from ..web.pages import (
     Month,
     about_page,
     archive_page,
+    article,
     blog_page,
     blogs_page,
     category_page,
@@ -50,45 +53,44 @@ from .output import OutputFolder
 BATCH = 500  # posts read at a time
 
 
-def all_posts(
-    store: Store, *, source_id: int | None = None, category_id: int | None = None
-) -> Iterator[Post]:
-    """Every visible post (of a blog or a category), newest first, a piece at a time."""
+def all_posts(store: Store) -> Iterator[Post]:
+    """Every visible post, newest first, a piece at a time."""
     after = None
     while True:
-        batch = store.river(limit=BATCH, after=after, source_id=source_id, category_id=category_id)
+        batch = store.river(limit=BATCH, after=after)
         yield from batch
         if len(batch) < BATCH:
             return
         after = batch[-1]
 
 
-class Pages:
-    """Cuts a list of posts, newest first, into the website's numbered pages."""
+Write = Callable[[str, Listing], None]  # a page's address, and what it lists
 
-    def __init__(
-        self, size: int, url: Callable[[int], str], write: Callable[[str, Listing], None]
-    ) -> None:
+
+class Pages:
+    """Cuts one list of posts, newest first, into the website's numbered pages."""
+
+    def __init__(self, size: int, url: Callable[[int], str], write: Write) -> None:
         self._size = size
         self._url = url
         self._write = write
-        self._posts: list[Post] = []
+        self._articles: list[Markup] = []
         self._number = 1
 
-    def add(self, post: Post) -> None:
-        self._posts.append(post)
-        if len(self._posts) > self._size:  # one more than a page: there is an older page
-            self._emit(self._posts[: self._size], older=True)
-            self._posts = self._posts[self._size :]
+    def add(self, article: Markup) -> None:
+        self._articles.append(article)
+        if len(self._articles) > self._size:  # one more than a page: there is an older page
+            self._emit(self._articles[: self._size], older=True)
+            del self._articles[: self._size]
 
     def finish(self) -> None:
         """The last page (page 1, empty, for a list with no posts)."""
-        self._emit(self._posts, older=False)
+        self._emit(self._articles, older=False)
 
-    def _emit(self, posts: list[Post], *, older: bool) -> None:
+    def _emit(self, articles: list[Markup], *, older: bool) -> None:
         n = self._number
         pager = Pager(n, self._url(n - 1) if n > 1 else None, self._url(n + 1) if older else None)
-        self._write(self._url(n), Listing(posts, pager))
+        self._write(self._url(n), Listing(articles, pager))
         self._number += 1
 
 
@@ -104,7 +106,7 @@ class _SiteWriter:
         path = url.removeprefix(self.paths.prefix).lstrip("/")
         self.out.write(path + "index.html" if path == "" or path.endswith("/") else path, body)
 
-    def pages(self, url: Callable[[int], str], render: Callable[[Listing], bytes]) -> Pages:
+    def _pages(self, url: Callable[[int], str], render: Callable[[Listing], bytes]) -> Pages:
         size = self.site.config.page_size
         return Pages(size, url, lambda address, listing: self.page(address, render(listing)))
 
@@ -115,15 +117,18 @@ class _SiteWriter:
         self.page(self.paths.blogs(), blogs_page(site, index))
         self.page(self.paths.about(), about_page(site, index))
         self.page(self.paths.prefix + "/404.html", error_page(site, 404, "no such page"))
+        for blog in index.blogs:
+            self.page(self.paths.blog_status(blog.slug), status_page(site, index, blog, None))
 
-    def river(self) -> None:
-        """The river's pages, each month's, each post's, and the archive, in one reading."""
+    def lists_and_posts(self) -> None:
+        """Every post's page, and every list of posts, from one reading of the river."""
         site, index, paths = self.site, self.index, self.paths
-        river = self.pages(paths.river, lambda listing: river_page(site, index, listing))
+        river = self._pages(paths.river, lambda listing: river_page(site, listing))
+        blogs = {blog.id: self._blog(blog) for blog in index.blogs}
+        categories = {category.id: self._category(category) for category in index.categories}
         months: list[Month] = []
         month: Pages | None = None
         for post in all_posts(site.store):
-            river.add(post)
             self.page(paths.post(post), post_page(site, index, post))
             published = post.published.astimezone(UTC)
             seen = Month(published.year, published.month)
@@ -134,48 +139,35 @@ class _SiteWriter:
                 month.finish()
                 months.append(months[-1].previous())
                 month = self._month(months[-1])
-            month.add(post)
-        river.finish()
+            shown = article(site, index, post)
+            blog = index.blog(post.source_id)
+            for pages in (river, month, blogs[blog.id]):
+                pages.add(shown)
+            for category in index.categories_of(blog):
+                categories[category.id].add(shown)
+        for pages in (river, *blogs.values(), *categories.values()):
+            pages.finish()
         if month is not None:
             month.finish()
         self.page(paths.archive(), archive_page(site, months))
 
-    def _month(self, m: Month) -> Pages:
-        site, index = self.site, self.index
-        return self.pages(
-            lambda n: self.paths.month(m.year, m.number, n),
-            lambda listing: month_page(site, index, m.year, m.number, listing),
-        )
-
-    def blogs(self) -> None:
-        for blog in self.index.blogs:
-            self._blog(blog)
-            status = status_page(self.site, self.index, blog, None)
-            self.page(self.paths.blog_status(blog.slug), status)
-
-    def _blog(self, blog: Source) -> None:
-        site, index = self.site, self.index
-        pages = self.pages(
+    def _blog(self, blog: Source) -> Pages:
+        return self._pages(
             lambda n: self.paths.blog(blog.slug, n),
-            lambda listing: blog_page(site, index, blog, listing),
+            lambda listing: blog_page(self.site, self.index, blog, listing),
         )
-        for post in all_posts(site.store, source_id=blog.id):
-            pages.add(post)
-        pages.finish()
 
-    def categories(self) -> None:
-        for category in self.index.categories:
-            self._category(category)
-
-    def _category(self, category: Category) -> None:
-        site, index = self.site, self.index
-        pages = self.pages(
+    def _category(self, category: Category) -> Pages:
+        return self._pages(
             lambda n: self.paths.category(category.slug, n),
-            lambda listing: category_page(site, index, category, listing),
+            lambda listing: category_page(self.site, self.index, category, listing),
         )
-        for post in all_posts(site.store, category_id=category.id):
-            pages.add(post)
-        pages.finish()
+
+    def _month(self, month: Month) -> Pages:
+        return self._pages(
+            lambda n: self.paths.month(month.year, month.number, n),
+            lambda listing: month_page(self.site, month, listing),
+        )
 
 
 def write_pages(store: Store, config: Config, out: OutputFolder) -> None:
@@ -183,6 +175,4 @@ def write_pages(store: Store, config: Config, out: OutputFolder) -> None:
     site = Site(config, store, cache_size=0, static_build=True)
     writer = _SiteWriter(site, SiteIndex.load(store, store.revision().value), out)
     writer.fixed_pages()
-    writer.river()
-    writer.blogs()
-    writer.categories()
+    writer.lists_and_posts()

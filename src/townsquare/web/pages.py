@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -42,24 +43,26 @@ _MONTH = re.compile(r"0[1-9]|1[0-2]")
 # --- the pages ----------------------------------------------------------------------------
 
 
+def article(site: Site, index: SiteIndex, post: Post) -> Markup:
+    """A post as every list shows it: rendered once, it can go in each list it is in."""
+    return site.renderer.article(post_view(post, index, site.paths, heading=2))
+
+
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """One page of a list of posts, and where its neighbours are."""
+    """One page of a list of posts (as ``article`` renders them), and where its neighbours are."""
 
-    posts: list[Post]
+    articles: list[Markup]
     pager: Pager
 
 
-def _list_page(
-    site: Site, index: SiteIndex, template: str, listing: Listing, **context: Any
-) -> bytes:
-    views = [post_view(p, index, site.paths, heading=2) for p in listing.posts]
-    return site.renderer.html(template, posts=views, pages=listing.pager, **context)
+def _list_page(site: Site, template: str, listing: Listing, **context: Any) -> bytes:
+    return site.renderer.html(template, articles=listing.articles, pages=listing.pager, **context)
 
 
-def river_page(site: Site, index: SiteIndex, listing: Listing) -> bytes:
+def river_page(site: Site, listing: Listing) -> bytes:
     return _list_page(
-        site, index, "river.html", listing,
+        site, "river.html", listing,
         title="Latest posts", heading="Latest posts", section="river",
         empty="No posts yet. They appear here once the blogs have been fetched.",
     )  # fmt: skip
@@ -80,7 +83,7 @@ def _category_feeds(site: Site, category: Category) -> list[FeedLink]:
 
 def blog_page(site: Site, index: SiteIndex, blog: Source, listing: Listing) -> bytes:
     return _list_page(
-        site, index, "blog.html", listing,
+        site, "blog.html", listing,
         title=blog.title, heading=blog.title, section="blogs", blog=blog,
         categories=index.categories_of(blog), feeds=_blog_feeds(site, blog),
         empty="No posts from this blog yet. Its status page says why.",
@@ -89,19 +92,10 @@ def blog_page(site: Site, index: SiteIndex, blog: Source, listing: Listing) -> b
 
 def category_page(site: Site, index: SiteIndex, category: Category, listing: Listing) -> bytes:
     return _list_page(
-        site, index, "category.html", listing,
+        site, "category.html", listing,
         title=category.name, heading=category.name, section="blogs", category=category,
         blogs=index.blogs_in(category), feeds=_category_feeds(site, category),
         empty="No posts in this category yet.",
-    )  # fmt: skip
-
-
-def month_page(site: Site, index: SiteIndex, year: int, month: int, listing: Listing) -> bytes:
-    name = f"{calendar.month_name[month]} {year}"
-    return _list_page(
-        site, index, "list.html", listing,
-        title=f"Posts from {name}", heading=f"Posts from {name}", section="archive",
-        empty=f"No posts were published in {name}.",
     )  # fmt: skip
 
 
@@ -123,6 +117,15 @@ class Month:
 
     def previous(self) -> Month:
         return Month(self.year - 1, 12) if self.number == 1 else Month(self.year, self.number - 1)
+
+
+def month_page(site: Site, month: Month, listing: Listing) -> bytes:
+    name = f"{month.name} {month.year}"
+    return _list_page(
+        site, "list.html", listing,
+        title=f"Posts from {name}", heading=f"Posts from {name}", section="archive",
+        empty=f"No posts were published in {name}.",
+    )  # fmt: skip
 
 
 def archive_months(span: tuple[datetime, datetime] | None) -> list[Month]:
@@ -233,7 +236,11 @@ def _page_number(request: Request) -> int:
 
 
 def _listing(
-    site: Site, page: int, url: Callable[[int], str], query: Callable[[int, int], list[Post]]
+    site: Site,
+    index: SiteIndex,
+    page: int,
+    url: Callable[[int], str],
+    query: Callable[[int, int], list[Post]],
 ) -> Listing:
     size = site.config.page_size
     posts = query(size + 1, (page - 1) * size)
@@ -241,7 +248,7 @@ def _listing(
         raise _not_found()
     older = url(page + 1) if len(posts) > size else None
     newer = url(page - 1) if page > 1 else None
-    return Listing(posts[:size], Pager(page, newer, older))
+    return Listing([article(site, index, p) for p in posts[:size]], Pager(page, newer, older))
 
 
 ListPage = Callable[[Site, SiteIndex, int], bytes]
@@ -265,8 +272,8 @@ async def river(request: Request) -> Response:
 
     def build(site: Site, index: SiteIndex, page: int) -> bytes:
         query = site.store.river
-        listing = _listing(site, page, paths.river, lambda n, o: query(limit=n, offset=o))
-        return river_page(site, index, listing)
+        listing = _listing(site, index, page, paths.river, lambda n, o: query(limit=n, offset=o))
+        return river_page(site, listing)
 
     return await _paged(request, paths.river, build)
 
@@ -278,7 +285,7 @@ async def blog(request: Request) -> Response:
     def build(site: Site, index: SiteIndex, page: int) -> bytes:
         source = index.blog_by_slug(slug)
         listing = _listing(
-            site, page, lambda n: site.paths.blog(slug, n),
+            site, index, page, lambda n: site.paths.blog(slug, n),
             lambda n, o: site.store.river(limit=n, offset=o, source_id=source.id),
         )  # fmt: skip
         return blog_page(site, index, source, listing)
@@ -293,7 +300,7 @@ async def category(request: Request) -> Response:
     def build(site: Site, index: SiteIndex, page: int) -> bytes:
         found = index.category_by_slug(slug)
         listing = _listing(
-            site, page, lambda n: site.paths.category(slug, n),
+            site, index, page, lambda n: site.paths.category(slug, n),
             lambda n, o: site.store.river(limit=n, offset=o, category_id=found.id),
         )  # fmt: skip
         return category_page(site, index, found, listing)
@@ -313,10 +320,10 @@ async def month(request: Request) -> Response:
             raise _not_found()
         start, end = wanted.bounds
         listing = _listing(
-            site, page, lambda n: site.paths.month(wanted.year, wanted.number, n),
+            site, index, page, lambda n: site.paths.month(wanted.year, wanted.number, n),
             lambda n, o: site.store.river(limit=n, offset=o, since=start, before=end),
         )  # fmt: skip
-        return month_page(site, index, wanted.year, wanted.number, listing)
+        return month_page(site, wanted, listing)
 
     return await _paged(request, lambda n: site.paths.month(wanted.year, wanted.number, n), build)
 

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from ..config import Config
 from ..publish.feeds import feed_title
@@ -22,7 +23,7 @@ from ..publish.paths import FeedScope
 from ..text import long_date
 from .paths import Paths
 from .responses import Rendered
-from .views import feed_links
+from .views import PostView, feed_links
 
 _TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -120,5 +121,11 @@ class Renderer:
         )
         self.env.filters.update(long_date=long_date, iso=_iso, paragraphs=_paragraphs)
 
+        self._macros = self.env.get_template("macros.html").module
+
     def html(self, template: str, **context: Any) -> bytes:
         return self.env.get_template(template).render(**context).encode("utf-8")
+
+    def article(self, view: PostView) -> Markup:
+        """A post as lists show it, under an ``<h2>`` (the ``post_article`` macro)."""
+        return Markup(self._macros.post_article(view, 2))  # type: ignore[attr-defined]
