@@ -43,7 +43,8 @@ class _Made:
 
 
 def _digest(body: bytes) -> str:
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
+    """SHA-256, cut to 128 bits: twice as fast as BLAKE2 on CPUs with SHA instructions."""
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 class OutputFolder:
