@@ -78,8 +78,14 @@ def test_feeds_and_lists_are_served_with_their_types(
 def test_feeds_answer_conditional_requests(demo_site: LiveSite) -> None:
     first = demo_site.get("/feed.atom")
     etag, modified = first.headers["etag"], first.headers["last-modified"]
+    # WebSub: the feed names its hub and itself.
+    assert first.headers["link"] == (
+        '<https://blogs.example.org/websub/hub>; rel="hub", '
+        '<https://blogs.example.org/feed.atom>; rel="self"'
+    )
     again = demo_site.get("/feed.atom", {"If-None-Match": etag})
     assert (again.status, again.body, again.headers["etag"]) == (304, b"", etag)
+    assert "link" in again.headers
     assert demo_site.get("/feed.atom", {"If-Modified-Since": modified}).status == 304
     earlier = format_datetime(datetime.now(UTC) - timedelta(days=3650), usegmt=True)
     assert demo_site.get("/feed.atom", {"If-Modified-Since": earlier}).status == 200

@@ -2,7 +2,8 @@
 
 - ``backoff``: how long to wait after the n-th failure in a row.
 - ``permanent_redirect``: where a chain of 301/308 hops leads.
-- ``decide``: the source's new fetch state after one fetch.
+- ``decide``: the source's new fetch state after one fetch; a source whose
+  hub pushes its posts (WebSub) is polled daily while the push lasts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..model import FetchOutcome, FetchResult, FetchState, Redirect, Source, Sou
 
 FIRST_BACKOFF = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=24)
+PUSHED_INTERVAL = timedelta(hours=24)  # polling a blog whose hub pushes its posts
 REDIRECT_CONFIRMATIONS = 2
 JITTER = 0.1
 
@@ -50,8 +52,12 @@ def decide(
     rng: random.Random,
     parse_error: str | None = None,
     site_url: str | None = None,
+    hub: tuple[str, str] | None = None,
 ) -> FetchState:
-    """The source's fetch state after ``result`` (and parsing it, if it had a body)."""
+    """The source's fetch state after ``result`` (and parsing it, if it had a body).
+
+    ``hub`` is the WebSub hub and topic the body advertised, if it had a body.
+    """
     success = result.outcome in (FetchOutcome.OK, FetchOutcome.NOT_MODIFIED) and parse_error is None
     failures = 0 if success else source.consecutive_failures + 1
     error = parse_error or result.error
@@ -69,6 +75,9 @@ def decide(
     if success:
         status = SourceStatus.OK
         wait = jittered(interval, rng)
+        if source.push_until is not None and source.push_until > now:
+            # Its hub pushes new posts: poll daily, and as usual once the push lapses.
+            wait = max(wait, min(jittered(PUSHED_INTERVAL, rng), source.push_until - now))
         if result.max_age:
             wait = max(wait, min(timedelta(seconds=result.max_age), MAX_BACKOFF))
         next_due = now + wait
@@ -84,8 +93,10 @@ def decide(
             next_due = max(next_due, retry_after)
 
     etag, last_modified = source.etag, source.last_modified
+    hub_url, topic_url = source.hub_url, source.topic_url
     if result.outcome is FetchOutcome.OK and parse_error is None:
         etag, last_modified = result.etag, result.last_modified
+        hub_url, topic_url = hub or (None, None)
     return FetchState(
         status=status,
         http_status=result.status,
@@ -103,4 +114,6 @@ def decide(
         enabled=enabled,
         disabled_reason=disabled_reason,
         site_url=site_url,
+        hub_url=hub_url,
+        topic_url=topic_url,
     )

@@ -2,7 +2,7 @@
 
 The website sends a ``Document`` through its one path for HTTP answers
 (``web/responses.py``: ETag, Last-Modified, 304, gzip); ``townsquare build``
-writes its bytes.
+writes its bytes.  A feed's ``Link`` header names its WebSub hub and itself.
 """
 
 from __future__ import annotations
@@ -28,3 +28,4 @@ def utc(moment: datetime) -> datetime:
 class Document:
     body: bytes
     content_type: str  # with its charset
+    link: str | None = None  # a Link header: a feed's WebSub hub and its own address

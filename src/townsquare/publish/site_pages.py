@@ -8,12 +8,12 @@
         each blog's status page; the archive
 
 The pages are those ``web.pages`` renders for a request (same templates, same
-functions), with two differences a static host needs: the JSON API is left
-out (only a running Townsquare can answer it), and a status page is a
-snapshot in dates ("fetched on 26 November 2020 at 3:15pm UTC") rather than
-times relative to now, and says so.  Each page's address, from
-``web.paths`` (the same the links use), becomes a file: ``/blogs/hana/`` is
-``blogs/hana/index.html``.
+functions), with two differences a static host needs: what only a running
+Townsquare can answer is left out (the JSON API, the public forms, the live
+river's script), and a status page is a snapshot in dates ("fetched on 26
+November 2020 at 3:15pm UTC") rather than times relative to now, and says so.
+Each page's address, from ``web.paths`` (the same the links use), becomes a
+file: ``/blogs/hana/`` is ``blogs/hana/index.html``.
 
 Lists are numbered as the website numbers them, from the newest post.  Every
 list is filled from the one reading of the river, so a list holds at most a
@@ -74,23 +74,24 @@ class Pages:
         self._size = size
         self._url = url
         self._write = write
-        self._articles: list[Markup] = []
+        self._posts: list[tuple[int, Markup]] = []  # each post's id and article
         self._number = 1
 
-    def add(self, article: Markup) -> None:
-        self._articles.append(article)
-        if len(self._articles) > self._size:  # one more than a page: there is an older page
-            self._emit(self._articles[: self._size], older=True)
-            del self._articles[: self._size]
+    def add(self, post_id: int, article: Markup) -> None:
+        self._posts.append((post_id, article))
+        if len(self._posts) > self._size:  # one more than a page: there is an older page
+            self._emit(self._posts[: self._size], older=True)
+            del self._posts[: self._size]
 
     def finish(self) -> None:
         """The last page (page 1, empty, for a list with no posts)."""
-        self._emit(self._articles, older=False)
+        self._emit(self._posts, older=False)
 
-    def _emit(self, articles: list[Markup], *, older: bool) -> None:
+    def _emit(self, posts: list[tuple[int, Markup]], *, older: bool) -> None:
         n = self._number
         pager = Pager(n, self._url(n - 1) if n > 1 else None, self._url(n + 1) if older else None)
-        self._write(self._url(n), Listing(articles, pager))
+        first = posts[0][0] if posts else 0
+        self._write(self._url(n), Listing([a for _, a in posts], pager, first))
         self._number += 1
 
 
@@ -113,7 +114,8 @@ class _SiteWriter:
     def fixed_pages(self) -> None:
         site, index = self.site, self.index
         for served, asset in site.assets.files().items():
-            self.page(self.paths.static(served), asset.body)
+            if not served.endswith(".js"):  # the live river's script needs a running site
+                self.page(self.paths.static(served), asset.body)
         self.page(self.paths.blogs(), blogs_page(site, index))
         self.page(self.paths.about(), about_page(site, index))
         self.page(self.paths.prefix + "/404.html", error_page(site, 404, "no such page"))
@@ -142,9 +144,9 @@ class _SiteWriter:
             shown = article(site, index, post)
             blog = index.blog(post.source_id)
             for pages in (river, month, blogs[blog.id]):
-                pages.add(shown)
+                pages.add(post.id, shown)
             for category in index.categories_of(blog):
-                categories[category.id].add(shown)
+                categories[category.id].add(post.id, shown)
         for pages in (river, *blogs.values(), *categories.values()):
             pages.finish()
         if month is not None:

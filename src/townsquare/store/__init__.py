@@ -1,8 +1,8 @@
 """The store: everything Townsquare keeps, behind one class.
 
 ``Store`` is split by domain (``sources``, ``categories``, ``posts``,
-``revision``) into mixins over one ``Database``; the same code runs on
-SQLite and PostgreSQL.
+``subscribers``, ``revision``, ``websub``, ``filters``, ``accounts``, ``queue``)
+into mixins over one ``Database``; the same code runs on SQLite and PostgreSQL.
 Open it with ``open_store(url)``, which also brings the schema up to date.
 """
 
@@ -10,22 +10,54 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
+from .accounts import AccountStore, AuditEntry, Curator, Session
 from .db import Database, connect
-from .posts import BlogActivity, FetchLogEntry, LeftOutPost, LoggedFetch, PostStore
+from .filters import FilterStore
+from .posts import (
+    BlogActivity,
+    FetchLogEntry,
+    FilterablePost,
+    HiddenPost,
+    LeftOutPost,
+    LoggedFetch,
+    PostStore,
+)
+from .queue import Blocked, Check, FoundFeed, ItemKind, ItemState, QueueItem, QueueStore
 from .revision import Revision, RevisionStore
+from .subscribers import SubscriberStore
+from .websub import WebSubStore
 
 __all__ = [
+    "AuditEntry",
+    "Blocked",
     "BlogActivity",
+    "Check",
+    "Curator",
     "FetchLogEntry",
+    "FilterablePost",
+    "FoundFeed",
+    "HiddenPost",
+    "ItemKind",
+    "ItemState",
     "LeftOutPost",
     "LoggedFetch",
+    "QueueItem",
     "Revision",
+    "Session",
     "Store",
     "open_store",
 ]
 
 
-class Store(PostStore, RevisionStore):
+class Store(
+    SubscriberStore,
+    PostStore,
+    FilterStore,
+    RevisionStore,
+    AccountStore,
+    QueueStore,
+    WebSubStore,
+):
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -3,8 +3,9 @@
 ``publish.feeds`` and ``publish.opml`` make them; here they go through the
 website's cache and its one path for answers (``responses.send``), so they
 get the same strong ETag, Last-Modified (the store's last change), 304s and
-gzip as the pages.  An unknown slug or format is the 404 page (``load_feed``
-and ``category_opml`` raise ``NotFoundError``s).
+gzip as the pages; a feed's ``Link`` header names its WebSub hub and itself.
+An unknown slug or format is the 404 page (``load_feed`` and
+``category_opml`` raise ``NotFoundError``s).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def _format(request: Request) -> FeedFormat:
 
 
 def _rendered(document: Document, modified: datetime) -> Rendered:
-    return Rendered.of(document.body, document.content_type, last_modified=modified)
+    return Rendered.of(
+        document.body, document.content_type, last_modified=modified, link=document.link
+    )
 
 
 async def _feed(request: Request, scope: FeedScope) -> Response:

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..errors import NotFoundError
+from ..ingest.filter import describe as describe_rule
 from ..model import Category, Post, Source
 from ..publish.feeds import feed_title
 from ..publish.paths import FeedScope
@@ -54,6 +55,7 @@ class Listing:
 
     articles: list[Markup]
     pager: Pager
+    first: int  # the id of the page's first post (0: none), for the live river
 
 
 def _list_page(site: Site, template: str, listing: Listing, **context: Any) -> bytes:
@@ -62,7 +64,7 @@ def _list_page(site: Site, template: str, listing: Listing, **context: Any) -> b
 
 def river_page(site: Site, listing: Listing) -> bytes:
     return _list_page(
-        site, "river.html", listing,
+        site, "river.html", listing, newest=listing.first,
         title="Latest posts", heading="Latest posts", section="river",
         empty="No posts yet. They appear here once the blogs have been fetched.",
     )  # fmt: skip
@@ -189,7 +191,8 @@ def blogs_page(site: Site, index: SiteIndex) -> bytes:
     if other:
         groups.append(_Group("Other blogs", None, "other-blogs", lines(other), []))
     return site.renderer.html(
-        "blogs.html", title="Blogs", section="blogs", groups=groups, blog_count=len(index.blogs),
+        "blogs.html", title="Blogs", section="blogs", groups=groups,
+        blog_count=len(index.listed),
     )  # fmt: skip
 
 
@@ -201,16 +204,21 @@ def status_page(site: Site, index: SiteIndex, blog: Source, now: datetime | None
     status = describe(source, history, left_out, now)
     activity = index.activity.get(source.id)
     shown = plural(activity.posts, "post") if activity else "None"
+    counts = site.store.left_out_counts(source.id)
+    rules = [
+        (describe_rule(r), plural(counts.get(r.id, 0), "post"))
+        for r in site.store.filters_of(source.id)
+    ]
     return site.renderer.html(
         "status.html", title=f"{source.title}: status", section="blogs", blog=source,
-        status=status, shown=shown, feeds=_blog_feeds(site, source),
+        status=status, shown=shown, rules=rules, feeds=_blog_feeds(site, source),
     )  # fmt: skip
 
 
 def about_page(site: Site, index: SiteIndex) -> bytes:
     return site.renderer.html(
         "about.html", title=f"About {site.config.site_name}", section="about",
-        blog_count=len(index.blogs),
+        blog_count=len(index.listed),
     )  # fmt: skip
 
 
@@ -248,7 +256,9 @@ def _listing(
         raise _not_found()
     older = url(page + 1) if len(posts) > size else None
     newer = url(page - 1) if page > 1 else None
-    return Listing([article(site, index, p) for p in posts[:size]], Pager(page, newer, older))
+    shown = posts[:size]
+    articles = [article(site, index, p) for p in shown]
+    return Listing(articles, Pager(page, newer, older), shown[0].id if shown else 0)
 
 
 ListPage = Callable[[Site, SiteIndex, int], bytes]

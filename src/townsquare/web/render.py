@@ -1,4 +1,4 @@
-"""Templates and static files: Jinja2 with autoescaping, our one stylesheet.
+"""Templates and static files: Jinja2 with autoescaping, our stylesheet and script.
 
 Everything in a template is escaped unless it is ``Markup``; the only
 ``Markup`` is a post's stored HTML, which the ingest pipeline sanitised.
@@ -25,7 +25,11 @@ from .paths import Paths
 from .responses import Rendered
 from .views import PostView, feed_links
 
-_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 

@@ -27,7 +27,13 @@ def address(sock: socket.socket) -> str:
 
 
 def server(app: ASGIApp) -> uvicorn.Server:
+    # Open live-river streams would hold a shutdown forever: they get a few seconds.
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, server_header=False, lifespan="off"
+        app,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        lifespan="off",
+        timeout_graceful_shutdown=3,
     )
     return uvicorn.Server(config)

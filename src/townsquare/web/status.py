@@ -107,9 +107,18 @@ def _next_attempt(source: Source, now: datetime | None) -> str:
         return "None: we are not fetching this blog."
     planned = [m for m in (source.next_due_at, source.retry_after) if m is not None]
     if now is None:
-        return f"Planned for {date_and_time(max(planned))}." if planned else "At the next fetch."
+        when = f"Planned for {date_and_time(max(planned))}." if planned else "At the next fetch."
+        if source.push_until is not None:
+            return (
+                f"{when} Until {date_and_time(source.push_until)}, its hub sends us each new "
+                "post as it is published."
+            )
+        return when
     due = max((*planned, now))
-    return f"{from_now(due, now).capitalize()} ({date_and_time(due)})."
+    when = f"{from_now(due, now).capitalize()} ({date_and_time(due)})."
+    if source.push_until is not None and source.push_until > now:
+        return f"{when} Meanwhile its hub sends us each new post as it is published."
+    return when
 
 
 def _reason(post: LeftOutPost) -> str:
