@@ -34,6 +34,7 @@ from .notify.digest import DigestReport, send_digests
 from .opml import read_opml
 from .publish.opml import blogs_opml, category_opml
 from .publish.static_site import build_site
+from .search import SearchResults, Sort, search
 from .store import Store, open_store
 from .store.websub import Subscription, SubscriptionState
 from .text import long_date
@@ -297,6 +298,66 @@ def cmd_posts(args: argparse.Namespace, config: Config) -> int:
         print("No posts yet. Fetch them with: townsquare fetch")
     else:
         _print_river(posts)
+    return 0
+
+
+def _search_json(results: SearchResults) -> dict[str, Any]:
+    return {
+        "query": str(results.query),
+        "sort": results.sort.value,
+        "total": results.total,
+        "total_is_exact": results.total_is_exact,
+        "page": results.page,
+        "per_page": results.per_page,
+        "results": [
+            {
+                **{k: v for k, v in _post_json(hit.post).items() if k != "content_html"},
+                "title_html": hit.title_html,
+                "snippet": hit.snippet_text,
+                "snippet_html": hit.snippet_html,
+            }
+            for hit in results.hits
+        ],
+    }
+
+
+def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    text = " ".join(args.query)
+    if args.limit < 1:
+        raise InputError(f"--limit must be 1 or more, not {args.limit}")
+    with open_store(config.db) as store:
+        results = search(
+            store,
+            text,
+            sort=Sort(args.sort) if args.sort else None,
+            page=args.page,
+            per_page=args.limit,
+        )
+    if args.json:
+        _print_json(_search_json(results))
+        return 0
+    if results.query.is_empty:
+        print("Type some words to search for, for example: townsquare search digital identity")
+        return 0
+    if not results.total:
+        print(f"No posts match '{results.query}'.")
+        return 0
+    count = f"{results.total:,}" if results.total_is_exact else f"More than {results.total:,}"
+    order = "newest first" if results.sort is Sort.DATE else "best match first"
+    plural = "s" if results.total != 1 or not results.total_is_exact else ""
+    print(
+        f"{count} result{plural} for '{results.query}' ({order}), page {results.page} of "
+        f"{results.pages}"
+    )
+    for hit in results.hits:
+        post = hit.post
+        byline = " · ".join(
+            x for x in (post.source_title, long_date(post.published), post.author) if x
+        )
+        print(f"\n{post.title}\n{byline}")
+        if hit.snippet_text:
+            print(f"  {hit.snippet_text}")
+        print(f"  Original source – {post.source_title}: {post.link or '(no link)'}")
     return 0
 
 
@@ -731,6 +792,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("posts", cmd_posts, "Show the newest posts.")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=20)
+    p = command(
+        "search",
+        cmd_search,
+        'Search every blog\'s posts: words, "exact phrases", -leave-out, blog:, category:, '
+        "author:, after:, before:.",
+    )
+    p.add_argument("query", nargs="+", help="what to search for (put -- before a leading -word)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=20, help="results a page (at most 100)")
+    p.add_argument("--page", type=int, default=1)
+    p.add_argument("--sort", choices=[s.value for s in Sort], help="default: relevance")
     p = command(
         "import-opml",
         cmd_import_opml,

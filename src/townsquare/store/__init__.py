@@ -1,9 +1,10 @@
 """The store: everything Townsquare keeps, behind one class.
 
 ``Store`` is split by domain (``sources``, ``categories``, ``posts``,
-``subscribers``, ``revision``, ``websub``, ``filters``, ``accounts``, ``queue``)
-into mixins over one ``Database``; the same code runs on SQLite and PostgreSQL.
-Open it with ``open_store(url)``, which also brings the schema up to date.
+``subscribers``, ``revision``, ``websub``, ``filters``, ``accounts``, ``queue``,
+``search``) into mixins over one ``Database``; the same code runs on SQLite and
+PostgreSQL.  Open it with ``open_store(url)``, which also brings the schema up to
+date (and, on SQLite, builds the search index for posts stored before there was one).
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from .posts import (
     HiddenPost,
     LeftOutPost,
     LoggedFetch,
-    PostStore,
 )
 from .queue import Blocked, Check, FoundFeed, ItemKind, ItemState, QueueItem, QueueStore
 from .revision import Revision, RevisionStore
+from .search import SearchPage, SearchRow, SearchStore
 from .subscribers import SubscriberStore
 from .websub import WebSubStore
 
@@ -43,6 +44,8 @@ __all__ = [
     "LoggedFetch",
     "QueueItem",
     "Revision",
+    "SearchPage",
+    "SearchRow",
     "Session",
     "Store",
     "open_store",
@@ -51,7 +54,7 @@ __all__ = [
 
 class Store(
     SubscriberStore,
-    PostStore,
+    SearchStore,
     FilterStore,
     RevisionStore,
     AccountStore,
@@ -77,4 +80,7 @@ class Store(
 
 
 def open_store(url: str) -> Store:
-    return Store(connect(url))
+    store = Store(connect(url))
+    if store.search_index_missing():
+        store.rebuild_search_index()
+    return store

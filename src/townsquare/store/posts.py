@@ -12,6 +12,7 @@ from ..errors import InputError, NotFoundError, PostGoneError
 from ..model import CleanPost, FetchState, Post, SaveCounts, Source, Verdict
 from .claims import ClaimStore
 from .db import Row, to_datetime
+from .search_index import SearchIndex
 
 _CHUNK = 400
 
@@ -148,7 +149,7 @@ def _unique(posts: Sequence[CleanPost]) -> list[CleanPost]:
     return out
 
 
-class PostStore(ClaimStore):
+class PostStore(ClaimStore, SearchIndex):
     def save_fetch(
         self,
         source: Source,
@@ -212,6 +213,7 @@ class PostStore(ClaimStore):
         by_hash = {e.content_hash: e for e in existing if not e.guid and not e.link}
         new = updated = unchanged = 0
         claimed: set[int] = set()
+        written: list[int] = []
         for post in unique:
             match = (
                 (by_guid.get(post.guid) if post.guid else None)
@@ -224,14 +226,16 @@ class PostStore(ClaimStore):
                     unchanged += 1
                 else:
                     self._update_post(match.id, post, now)
+                    written.append(match.id)
                     updated += 1
                 # A takedown stays whatever the feed says; a filter decides afresh.
                 wanted = post.left_out.filter_id if post.left_out else None
                 if match.hidden_by != CURATOR and match.filter_id != wanted:
                     self._set_left_out(match.id, post.left_out, now)
             else:
-                self._insert_post(source, post, now)
+                written.append(self._insert_post(source, post, now))
                 new += 1
+        self._index_posts(written)
         return SaveCounts(new=new, updated=updated, unchanged=unchanged)
 
     def _update_post(self, post_id: int, post: CleanPost, now: datetime) -> None:
@@ -254,7 +258,7 @@ class PostStore(ClaimStore):
             ),
         )
 
-    def _insert_post(self, source: Source, post: CleanPost, now: datetime) -> None:
+    def _insert_post(self, source: Source, post: CleanPost, now: datetime) -> int:
         duplicate_of = None
         other = None
         if post.canonical_link:
@@ -303,6 +307,7 @@ class PostStore(ClaimStore):
             self.db.execute(
                 "UPDATE posts SET duplicate_of = ? WHERE id = ?", (post_id, other["id"])
             )
+        return post_id
 
     def _set_left_out(self, post_id: int, verdict: Verdict | None, now: datetime) -> None:
         """A filter's decision about a post not taken down by the curator."""

@@ -1,0 +1,34 @@
+"""Matches marked in plain text, made into safe HTML.
+
+The store marks each match in a title or snippet with two control
+characters, ``START`` and ``END``, that can never occur in stored text
+(cleaning removes control characters).  ``marked_html`` escapes the text
+first and only then turns the marks into ``<mark>`` elements, so what a blog
+wrote is never read as markup.
+"""
+
+from __future__ import annotations
+
+import html
+
+START = "\x02"
+END = "\x03"
+
+
+def marked_html(text: str) -> str:
+    """Escaped text with ``<mark>`` around each marked match; always balanced."""
+    out: list[str] = []
+    open_mark = False
+    for i, part in enumerate(text.replace(END, START).split(START)):
+        if i:
+            out.append("</mark>" if open_mark else "<mark>")
+            open_mark = not open_mark
+        out.append(html.escape(part, quote=False))
+    if open_mark:
+        out.append("</mark>")
+    return "".join(out).replace("<mark></mark>", "")
+
+
+def unmarked(text: str) -> str:
+    """The text with the marks taken out."""
+    return text.replace(START, "").replace(END, "")

@@ -1,0 +1,105 @@
+"""Keeping the search index in step with the posts.
+
+On SQLite the index is the FTS5 table ``post_search`` (migration 0008).
+Only the text needs Python (HTML to plain text), so the store writes a
+post's row whenever it writes the post's text: ``_index_posts`` after an
+insert or an edit.  Triggers do the rest: an edit or a deletion takes the
+old row out, hiding a post or marking it a duplicate tags its row
+``hidden`` (and showing it again untags it), and renaming a blog or
+changing its categories updates its posts' rows.
+
+On PostgreSQL the database keeps ``posts.search_vector`` up to date by
+itself, and there is nothing to do here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..ingest.clean import plain_text
+from .db import Row
+from .sources import SourceStore
+
+MAX_TEXT = 500_000  # characters of a post's text that are searchable (PostgreSQL: of its HTML)
+_CHUNK = 400
+_REBUILD_BATCH = 2_000
+_REBUILD_CACHE_KB = 256_000
+_DEFAULT_CACHE = -2_000  # SQLite's own default (2 MB)
+
+_SOURCE_ROWS = """SELECT search_key, post_id, title, content_html, blog, author, tags
+    FROM post_search_source"""
+
+
+class SearchIndex(SourceStore):
+    def _index_posts(self, post_ids: Sequence[int]) -> None:
+        """Write these posts' rows in the search index, as the posts now are."""
+        if self.db.dialect != "sqlite":
+            return
+        for i in range(0, len(post_ids), _CHUNK):
+            chunk = post_ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.fetchall(f"{_SOURCE_ROWS} WHERE post_id IN ({marks})", chunk)
+            self.db.executemany(
+                "DELETE FROM post_search WHERE rowid = ?", [(r["search_key"],) for r in rows]
+            )
+            self._write_rows(rows)
+
+    def _write_rows(self, rows: list[Row]) -> None:
+        self.db.executemany(
+            "INSERT INTO post_search (rowid, title, body, blog, author, tags)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r["search_key"],
+                    r["title"],
+                    plain_text(r["content_html"], limit=MAX_TEXT),
+                    r["blog"],
+                    r["author"],
+                    r["tags"],
+                )
+                for r in rows
+            ],
+        )
+
+    def search_index_missing(self) -> bool:
+        """True when there are posts but no search index (a database made before search)."""
+        if self.db.dialect != "sqlite":
+            return False
+        return (
+            self.db.fetchone("SELECT 1 AS x FROM posts LIMIT 1") is not None
+            and self.db.fetchone("SELECT 1 AS x FROM post_search LIMIT 1") is None
+        )
+
+    def rebuild_search_index(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Index every post afresh, in one transaction; gives the number of posts."""
+        if self.db.dialect != "sqlite":
+            return self._count_all_posts()
+        total = self._count_all_posts()
+        done = last = 0
+        # Merging segments as they fill up, as usual, would rewrite the index many
+        # times over: merge once, at the end, with a page cache big enough for it.
+        self.db.execute(f"PRAGMA cache_size = -{_REBUILD_CACHE_KB}")
+        with self.db.transaction():
+            self.db.execute("DELETE FROM post_search")
+            self.db.execute("INSERT INTO post_search (post_search, rank) VALUES ('automerge', 0)")
+            while True:
+                rows = self.db.fetchall(
+                    f"{_SOURCE_ROWS} WHERE post_id > ? ORDER BY post_id LIMIT ?",
+                    (last, _REBUILD_BATCH),
+                )
+                if not rows:
+                    break
+                self._write_rows(rows)
+                last = rows[-1]["post_id"]
+                done += len(rows)
+                if progress:
+                    progress(done, total)
+            self.db.execute("INSERT INTO post_search (post_search, rank) VALUES ('automerge', 4)")
+            self.db.execute("INSERT INTO post_search (post_search) VALUES ('optimize')")
+        self.db.execute(f"PRAGMA cache_size = {_DEFAULT_CACHE}")
+        return done
+
+    def _count_all_posts(self) -> int:
+        row = self.db.fetchone("SELECT count(*) AS n FROM posts")
+        assert row is not None
+        return int(row["n"])

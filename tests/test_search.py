@@ -1,0 +1,424 @@
+"""Search, on real SQLite and real PostgreSQL, with posts that came through the ingest pipeline.
+
+Blogs are served by a real HTTP server on 127.0.0.1 and fetched by the
+pipeline; takedowns are the curator's (``hide_post``, ``show_post``).  Each
+test runs on SQLite and on PostgreSQL (conftest's ``any_store``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from xml.sax.saxutils import escape
+
+import pytest
+
+from conftest import FeedServer
+from townsquare.config import Config, load
+from townsquare.ingest.pipeline import Ingest
+from townsquare.model import Source
+from townsquare.search import SearchResults, Sort, search
+from townsquare.store import Store, open_store
+from townsquare.store import search as store_search
+
+
+@dataclass
+class Item:
+    guid: str
+    title: str
+    body: str  # HTML
+    published: datetime
+    author: str = "Ann Lee"
+    link: str | None = None
+
+
+def rss(title: str, items: list[Item]) -> str:
+    entries = "".join(
+        f"""<item><title>{escape(i.title)}</title><guid isPermaLink="false">{i.guid}</guid>
+        <link>{escape(i.link or f"https://{title.split()[0].lower()}.example/{i.guid}")}</link>
+        <pubDate>{format_datetime(i.published)}</pubDate><author>x@y.example ({i.author})</author>
+        <content:encoded><![CDATA[{i.body}]]></content:encoded></item>"""
+        for i in items
+    )
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
+<channel><title>{escape(title)}</title><link>https://blog.example/</link>{entries}</channel></rss>"""
+
+
+def day(n: int) -> datetime:
+    return datetime(2026, 1, n, 9, tzinfo=UTC)
+
+
+@dataclass
+class Site:
+    """Blogs on a local server, ingested into a store; search as a reader would."""
+
+    server: FeedServer
+    store: Store
+    config: Config
+    feeds: dict[str, tuple[str, list[Item]]] = field(default_factory=dict)
+
+    def blog(self, name: str, items: list[Item], categories: tuple[str, ...] = ()) -> Source:
+        path = f"/{uuid.uuid4().hex[:8]}.xml"
+        self.feeds[name] = (path, items)
+        url = self.server.feed(path, rss(name, items))
+        return self.store.add_source(url, name, categories=categories, now=datetime.now(UTC))
+
+    def edit(self, name: str, items: list[Item]) -> None:
+        path, _ = self.feeds[name]
+        self.feeds[name] = (path, items)
+        self.server.feed(path, rss(name, items))
+
+    def fetch(self) -> None:
+        ingest = Ingest(self.store, self.config)
+        try:
+            report = asyncio.run(ingest.run_pass(force=True))
+        finally:
+            ingest.close()
+        assert report.failed == 0, [r.error for r in report.sources]
+
+    def search(self, text: str, **kwargs: object) -> SearchResults:
+        return search(self.store, text, **kwargs)  # type: ignore[arg-type]
+
+    def titles(self, text: str, **kwargs: object) -> list[str]:
+        return [h.post.title for h in self.search(text, **kwargs).hits]
+
+
+@pytest.fixture
+def site(any_store: Store, server: FeedServer) -> Site:
+    """Each backend in turn (conftest's ``any_store``), with blogs on a local server."""
+    config = load({"db": any_store.db.url}, environ={"TOWNSQUARE_ALLOW_NETWORKS": "127.0.0.1/32"})
+    return Site(server, any_store, config)
+
+
+# --- the query language ---------------------------------------------------------------
+
+
+def test_words_match_in_any_form_titles_rank_first(site: Site) -> None:
+    site.blog(
+        "Northshire digital",
+        [
+            Item("1", "Weeknotes 12", "<p>We talked about <em>identity</em> a little.</p>", day(5)),
+            Item("2", "Digital identity for residents", "<p>Our plans.</p>", day(2)),
+            Item("3", "Weeknotes 13", "<p>Two identities, one login.</p>", day(6)),
+            Item("4", "Bins", "<p>Nothing to see here.</p>", day(7)),
+        ],
+    )
+    site.fetch()
+    found = site.search("identity")
+    assert found.total == 3 and found.total_is_exact
+    assert [h.post.title for h in found.hits] == [
+        "Digital identity for residents",  # a title match beats newer text matches
+        "Weeknotes 13",
+        "Weeknotes 12",
+    ]
+    assert found.hits[0].title_html == "Digital <mark>identity</mark> for residents"
+    assert "<mark>identities</mark>" in found.hits[1].snippet_html
+
+
+def test_every_word_must_match_phrases_are_exact_exclusions_leave_out(site: Site) -> None:
+    site.blog(
+        "Kelbrook data",
+        [
+            Item("1", "Open data", "<p>Digital identity, at last.</p>", day(1)),
+            Item("2", "Roadmap", "<p>Identity first, then digital services.</p>", day(2)),
+            Item("3", "Parking", "<p>Council parking permits go digital.</p>", day(3)),
+            Item("4", "Housing", "<p>The council repairs homes.</p>", day(4)),
+        ],
+    )
+    site.fetch()
+    assert sorted(site.titles("digital identity")) == ["Open data", "Roadmap"]
+    assert site.titles('"digital identity"') == ["Open data"]
+    assert site.titles("council -parking") == ["Housing"]
+    assert site.titles('digital -"identity first"', sort=Sort.DATE) == ["Parking", "Open data"]
+    assert site.titles("-council -identity") == []
+    assert site.titles("-council", sort=Sort.DATE) == ["Roadmap", "Open data"]
+
+
+def test_blog_name_and_author_are_searched_and_filter(site: Site) -> None:
+    site.blog(
+        "Harrowmere fire",
+        [
+            Item("1", "Safety week", "<p>Smoke alarms.</p>", day(1), author="Kwame Mensah"),
+            Item("2", "Recruitment", "<p>Join us.</p>", day(2), author="Priya Shah"),
+        ],
+        categories=("Emergency services",),
+    )
+    site.blog(
+        "Ashvale libraries",
+        [Item("1", "Safety in libraries", "<p>Smoke alarms tested.</p>", day(3))],
+        categories=("Libraries", "Local government"),
+    )
+    site.fetch()
+    assert sorted(site.titles("harrowmere")) == ["Recruitment", "Safety week"]
+    assert site.titles("smoke blog:harrowmere-fire") == ["Safety week"]
+    assert site.titles('smoke blog:"Harrowmere fire"') == ["Safety week"]
+    assert site.titles("smoke blog:harrow") == ["Safety week"]  # part of the name
+    assert site.titles("smoke blog:ashvale blog:harrowmere", sort=Sort.DATE) == [
+        "Safety in libraries",
+        "Safety week",
+    ]
+    assert site.titles("smoke blog:nowhere") == []
+    assert site.titles("category:libraries") == ["Safety in libraries"]
+    assert site.titles('category:"emergency services" smoke') == ["Safety week"]
+    assert site.titles("category:nowhere") == []
+    assert site.titles('author:"Priya Shah"') == ["Recruitment"]
+    assert site.titles("author:kwame smoke") == ["Safety week"]
+    assert site.titles("author:kwame category:libraries") == []
+
+
+def test_dates_and_order(site: Site) -> None:
+    site.blog(
+        "Wexmoor NHS digital",
+        [
+            Item("1", "Nurses one", "<p>Nurses and rotas.</p>", day(3)),
+            Item("2", "Nurses two", "<p>Nurses and rotas.</p>", day(20)),
+            Item("3", "Nurses six", "<p>Nurses and rotas.</p>", day(11)),
+        ],
+    )
+    site.fetch()
+    # equally relevant (the same words, the same length): newer first
+    assert site.titles("rotas") == ["Nurses two", "Nurses six", "Nurses one"]
+    assert site.titles("nurses after:2026-01-10") == ["Nurses two", "Nurses six"]
+    assert site.titles("nurses before:2026-01-11") == ["Nurses six", "Nurses one"]
+    assert site.titles("from:2026-01-11 to:2026-01-11") == ["Nurses six"]
+    assert site.titles("after:2026-02") == []
+    assert site.titles("nurses sort:date") == site.titles("nurses", sort=Sort.DATE)
+
+
+def test_snippets_are_safe_html(site: Site) -> None:
+    site.blog(
+        "Fieldmouse",
+        [
+            Item(
+                "1",
+                'Misinformation & "quotes" <3',
+                "<p>Writing if x &lt; 3 about misinformation "
+                "is <strong>fine</strong> &amp; safe.</p>",
+                day(1),
+            )
+        ],
+    )
+    site.fetch()
+    hit = site.search("misinformation").hits[0]
+    assert hit.title_html == '<mark>Misinformation</mark> &amp; "quotes" &lt;3'
+    assert "if x &lt; 3 about" in hit.snippet_html
+    assert "<mark>misinformation</mark>" in hit.snippet_html
+    assert "<strong>" not in hit.snippet_html
+    assert "misinformation is fine & safe" in hit.snippet_text
+
+
+def test_pages(site: Site) -> None:
+    site.blog(
+        "Greenacre homes",
+        [Item(str(n), f"Repairs update {n}", "<p>Repairs.</p>", day(n)) for n in range(1, 6)],
+    )
+    site.fetch()
+    first = site.search("repairs", per_page=2)
+    assert (first.total, first.pages, first.has_next, first.has_previous) == (5, 3, True, False)
+    last = site.search("repairs", per_page=2, page=3)
+    assert [h.post.title for h in last.hits] == ["Repairs update 1"]
+    assert not last.has_next and last.has_previous
+    assert site.search("repairs", per_page=2, page=9).hits == ()
+
+
+def test_very_common_words_count_up_to_the_window(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site.blog(
+        "Carers link",
+        [Item(str(n), f"Carers {n}", "<p>Carers.</p>", day(n)) for n in range(1, 6)],
+    )
+    site.fetch()
+    monkeypatch.setattr(store_search, "RANK_WINDOW", 3)
+    found = site.search("carers")
+    assert (found.total, found.total_is_exact) == (3, False)
+    assert [h.post.title for h in found.hits][:3] == ["Carers 5", "Carers 4", "Carers 3"]
+    assert site.search("carers", sort=Sort.DATE).hits[0].post.title == "Carers 5"
+
+
+def test_ranking_of_common_words(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    site.blog(
+        "Little Shapton",
+        [
+            Item("1", "Allotments", "<p>Allotments.</p>", day(1)),
+            Item("2", "News one", "<p>Allotments, allotments, allotments.</p>", day(2)),
+            Item("3", "News two", "<p>Allotments and more besides.</p>", day(3)),
+        ],
+    )
+    site.fetch()
+    # the title first, then how often and how densely the word is used
+    assert site.titles("allotments") == ["Allotments", "News one", "News two"]
+    monkeypatch.setattr(store_search, "COMMON", 1)
+    if site.store.db.dialect == "sqlite":  # a common word: the title first, then the newest
+        assert site.titles("allotments") == ["Allotments", "News two", "News one"]
+        assert site.titles("allotments -besides") == ["Allotments", "News one"]
+        pages = [site.titles("allotments", per_page=1, page=n) for n in (1, 2, 3, 4)]
+        assert pages == [["Allotments"], ["News two"], ["News one"], []]
+
+
+# --- the index keeps in step --------------------------------------------------------
+
+
+def test_edits_renames_and_recategorising_update_the_index(site: Site) -> None:
+    source = site.blog(
+        "Dis identity",
+        [Item("1", "Alpha", "<p>Discovery findings.</p>", day(1))],
+        categories=("Digital",),
+    )
+    site.fetch()
+    assert site.titles("discovery") == ["Alpha"]
+    site.edit("Dis identity", [Item("1", "Beta", "<p>Prototype findings.</p>", day(2))])
+    site.fetch()
+    assert site.titles("discovery") == []
+    assert site.titles("prototype") == ["Beta"]
+    assert site.titles("alpha") == []
+    assert site.titles("prototype before:2026-01-01") == []
+    assert site.titles("prototype after:2026-01-02 before:2026-01-02") == ["Beta"]
+
+    site.store.update_source(source.id, title="Identity assurance team")
+    assert site.titles("assurance") == ["Beta"]
+    assert site.titles("dis") == []
+    site.store.set_source_categories(source.id, ["Security"])
+    assert site.titles("category:security") == ["Beta"]
+    assert site.titles("category:digital") == []
+
+
+def test_hidden_and_duplicate_posts_never_appear(site: Site) -> None:
+    original = site.blog(
+        "Northshire comms",
+        [
+            Item(
+                "1",
+                "Misinformation playbook",
+                "<p>How we respond.</p>",
+                day(1),
+                link="https://comms.example/playbook",
+            ),
+            Item("2", "Misinformation drill", "<p>Practice.</p>", day(2)),
+        ],
+    )
+    site.fetch()
+    site.blog(  # republishes the playbook: a duplicate of the original post
+        "Govplatforms",
+        [
+            Item(
+                "9",
+                "Misinformation playbook",
+                "<p>How we respond.</p>",
+                day(3),
+                link="https://comms.example/playbook",
+            )
+        ],
+    )
+    site.fetch()
+    found = site.search("misinformation", sort=Sort.DATE)
+    assert [(h.post.title, h.post.source_title) for h in found.hits] == [
+        ("Misinformation drill", "Northshire comms"),
+        ("Misinformation playbook", "Northshire comms"),
+    ]
+    assert found.total == 2
+
+    drill = found.hits[0].post.id
+    site.store.hide_post(drill, "Taken down at the author's request", datetime.now(UTC))
+    assert site.titles("misinformation") == ["Misinformation playbook"]
+    assert site.titles("drill") == []
+    assert site.titles("-nothing") == ["Misinformation playbook"]
+    assert site.search("misinformation").total == 1
+
+    site.store.show_post(drill)
+    assert sorted(site.titles("misinformation")) == [
+        "Misinformation drill",
+        "Misinformation playbook",
+    ]
+
+    site.store.remove_source(original.id)  # the copy is all that is left: it shows
+    found = site.search("misinformation")
+    assert [(h.post.title, h.post.source_title) for h in found.hits] == [
+        ("Misinformation playbook", "Govplatforms")
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"digital identity',
+        "digital identity)",
+        "NEAR(digital identity)",
+        "digital* identity^",
+        "digital AND identity OR",
+        "{digital}: identity",
+        "identity: digital",
+        "digital -",
+        "- digital identity",
+        "blog: digital identity",
+        "'digital' 'identity'",
+        "digital\x00identity\x02",
+    ],
+)
+def test_malformed_queries_fall_back_to_plain_words(site: Site, text: str) -> None:
+    site.blog(
+        "Govplatforms",
+        [
+            Item("1", "Digital identity and blogs", "<p>Or and near.</p>", day(1)),
+            Item("2", "Other things", "<p>Nothing at all.</p>", day(2)),
+        ],
+    )
+    site.fetch()
+    assert site.titles(text) == ["Digital identity and blogs"]
+
+
+def test_queries_of_nothing_find_nothing(site: Site) -> None:
+    site.blog("Govplatforms", [Item("1", "Digital", "<p>Text.</p>", day(1))])
+    site.fetch()
+    for text in ["", "   ", "***", '""', "- ( ) ^"]:
+        found = site.search(text)
+        assert (found.total, found.hits) == (0, ()), text
+
+
+# --- SQLite only: an index for posts stored before search existed ---------------------
+
+
+def test_open_store_builds_a_missing_index(server: FeedServer, config: Config) -> None:
+    with open_store(config.db) as store:
+        site = Site(server, store, config)
+        site.blog("Little Shapton", [Item("1", "Allotments", "<p>Waiting list.</p>", day(1))])
+        site.fetch()
+        store.db.execute("DELETE FROM post_search")
+        assert store.search_index_missing()
+    with open_store(config.db) as store:
+        assert [h.post.title for h in search(store, "allotments").hits] == ["Allotments"]
+
+
+# --- the command line ---------------------------------------------------------------
+
+
+def test_search_command(server: FeedServer, config: Config, run) -> None:
+    with open_store(config.db) as store:
+        site = Site(server, store, config)
+        site.blog(
+            "Hana Okafor weeknotes",
+            [Item("1", "FOI week", "<p>Three FOI requests &amp; a retro.</p>", day(4))],
+        )
+        site.fetch()
+    out = run("search", "foi")
+    assert out.code == 0, out.err
+    assert out.out.splitlines()[0] == "1 result for 'foi' (best match first), page 1 of 1"
+    assert "FOI week\nHana Okafor weeknotes · 4 January 2026 · Ann Lee\n" in out.out
+    assert "  Three FOI requests & a retro." in out.out
+    assert "Original source – Hana Okafor weeknotes: https://" in out.out
+
+    data = json.loads(run("search", "--json", "--limit", "5", "foi", "sort:date").out)
+    assert data["query"] == "foi sort:date" and data["sort"] == "date"
+    assert data["total"] == 1 and data["per_page"] == 5
+    assert data["results"][0]["title_html"] == "<mark>FOI</mark> week"
+    assert "<mark>FOI</mark>" in data["results"][0]["snippet_html"]
+
+    assert run("search", "bins").out == "No posts match 'bins'.\n"
+    assert run("search", "--", '"').out.startswith("Type some words to search for")
+    bad = run("search", "foi", "--limit", "0")
+    assert bad.code == 1 and "--limit must be 1 or more" in bad.err
