@@ -93,33 +93,17 @@ class Blog:
 
 
 def serve_with_feeds(db: str) -> None:
-    """Child mode: A's website with its feeds in front, on a free port; prints the address."""
+    """Child mode: A's website (which serves its feeds) on a free port; prints the address."""
     from dataclasses import replace
 
-    from starlette.responses import Response
-    from starlette.types import Receive, Scope, Send
-
-    from townsquare.publish.feeds import load_feed, render_feed
-    from townsquare.publish.paths import feed_at
     from townsquare.web import create_app
     from townsquare.web.serve import address, bind, server
 
     sock = bind("127.0.0.1", 0)
     config = replace(settings(db), base_url=address(sock))
     store = open_store(db)
-    site = create_app(config, store)
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            found = feed_at(scope["path"].lstrip("/"))
-            if found is not None:
-                document = render_feed(load_feed(store, config, found[0]), found[1])
-                await Response(document.body, headers=document.headers)(scope, receive, send)
-                return
-        await site(scope, receive, send)
-
     print(f"A is at {config.base_url}", flush=True)
-    server(app).run(sockets=[sock])
+    server(create_app(config, store)).run(sockets=[sock])
 
 
 def settings(db: str, base_url: str | None = None) -> Config:

@@ -1,4 +1,4 @@
-"""``townsquare build``: feeds and OPML at the website's paths, rewritten only when changed."""
+"""``townsquare build``: the whole site at the website's paths, rewritten only when changed."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from lxml import html as lxml_html
 
 from conftest import FeedServer, Result
-from publish_site import RSS, Site, ingest, make_site
+from publish_site import ATOM_TITLE, RSS, Site, ingest, make_site
 from townsquare.config import Config
-from townsquare.publish.static_site import MANIFEST, OutputFolder
+from townsquare.publish.output import MANIFEST, OutputFolder
+from townsquare.publish.paths import post_path
 from townsquare.store import Store, open_store
+from townsquare.web.paths import Paths
+from townsquare.web.render import Assets
 
 Run = Callable[..., Result]
 A = "{http://www.w3.org/2005/Atom}"
@@ -38,32 +42,37 @@ def files(root: Path) -> dict[str, int]:
     }
 
 
+FEEDS = ("feed.atom", "feed.rss", "feed.json")
+
+
 def expected_paths(site: Site) -> set[str]:
-    feeds = ["feed.atom", "feed.rss", "feed.json"]
-    folders = [
-        "",
-        "categories/local-government/",
-        "categories/health-care/",
-        "categories/digital/",
-        *(f"blogs/{s.slug}/" for s in (site.rss, site.atom, site.json)),
-    ]
-    lists = [
-        "blogs.opml",
-        "categories/local-government.opml",
-        "categories/health-care.opml",
-        "categories/digital.opml",
-    ]
-    return {folder + feed for folder in folders for feed in feeds} | set(lists) | {MANIFEST}
+    """Every file of the sample site's build: its pages, feeds and lists."""
+    categories = ["local-government", "health-care", "digital"]
+    blogs = [s.slug for s in (site.rss, site.atom, site.json)]
+    folders = ["", *(f"categories/{c}/" for c in categories), *(f"blogs/{b}/" for b in blogs)]
+    feeds = {folder + feed for folder in folders for feed in FEEDS}
+    lists = {"blogs.opml", *(f"categories/{c}.opml" for c in categories)}
+    assets = Assets(Paths(site.config.base_url)).files()
+    pages = {
+        "index.html", "blogs/index.html", "about/index.html", "archive/index.html",
+        "archive/2026/11/index.html", "404.html",
+        *(f"static/{name}" for name in assets if not name.endswith(".js")),  # no script
+        *(f"categories/{c}/index.html" for c in categories),
+        *(f"blogs/{b}/index.html" for b in blogs),
+        *(f"blogs/{b}/status/index.html" for b in blogs),
+        *(f"{post_path(p.id, p.title)}index.html" for p in site.store.river(limit=100)),
+    }  # fmt: skip
+    return feeds | lists | pages | {MANIFEST}
 
 
-def test_build_writes_feeds_and_lists_at_the_websites_paths(
+def test_build_writes_the_whole_site_at_the_websites_paths(
     site: Site, run: Run, tmp_path: Path
 ) -> None:
     out = tmp_path / "site"
     result = run("build", str(out))
     assert result.code == 0, result.err
     assert set(files(out)) == expected_paths(site)
-    assert result.out == f"Built the site in '{out}': 25 files written, 0 unchanged, 0 removed\n"
+    assert result.out == f"Built the site in '{out}': 46 files written, 0 unchanged, 0 removed\n"
     river = etree.parse(str(out / "feed.atom")).getroot()
     assert river.findtext(A + "title") == "Town & Gown"
     assert river.find(A + "link[@rel='self']").get("href") == (
@@ -73,6 +82,9 @@ def test_build_writes_feeds_and_lists_at_the_websites_paths(
     assert [i.findtext("title") for i in blog.iter("item")] == ["Weeknotes 12 <3 ✨"]
     listing = etree.parse(str(out / "categories" / "digital.opml")).getroot()
     assert [o.get("xmlUrl") for o in listing.iter("outline") if o.get("xmlUrl")] == [site.atom.url]
+    page = lxml_html.parse(str(out / "blogs" / site.atom.slug / "index.html")).getroot()
+    assert page.findtext(".//h1") == ATOM_TITLE
+    assert page.xpath("//article//h2//text()") == ["Weeknotes 12 <3 ✨"]
 
 
 def test_an_unchanged_rebuild_writes_nothing(site: Site, run: Run, tmp_path: Path) -> None:
@@ -80,11 +92,11 @@ def test_an_unchanged_rebuild_writes_nothing(site: Site, run: Run, tmp_path: Pat
     assert run("build", str(out)).code == 0
     before = files(out)
     result = run("build", str(out))
-    assert result.out == f"Built the site in '{out}': 0 files written, 25 unchanged, 0 removed\n"
+    assert result.out == f"Built the site in '{out}': 0 files written, 46 unchanged, 0 removed\n"
     assert files(out) == before
 
 
-def test_a_new_post_rewrites_only_the_feeds_it_is_in(
+def test_new_posts_rewrite_only_the_files_they_change(
     site: Site, server: FeedServer, run: Run, tmp_path: Path
 ) -> None:
     out = tmp_path / "site"
@@ -101,14 +113,28 @@ def test_a_new_post_rewrites_only_the_feeds_it_is_in(
     ingest(site.store, site.config)
     result = run("build", str(out))
     after = files(out)
-    changed = {path for path in after if after[path] != before[path]}
-    feeds = {"feed.atom", "feed.rss", "feed.json"}
+    new = set(after) - set(before)
+    changed = {path for path in before if after[path] != before[path]}
+    gritters = site.store.river(limit=1)[0]
+    assert gritters.title == "Gritters out"
+    assert new == {f"{post_path(gritters.id, gritters.title)}index.html"}
+    fish, homes = (
+        f"blogs/{site.rss.slug}/",
+        ("", "categories/local-government/", "categories/health-care/"),
+    )
     assert changed == {
-        folder + feed
-        for folder in ("", "categories/local-government/", "categories/health-care/")
-        for feed in feeds
-    } | {f"blogs/{site.rss.slug}/{feed}" for feed in feeds}
-    assert result.out.endswith(": 12 files written, 13 unchanged, 0 removed\n")
+        # the river, and the blog's and its categories' pages and feeds, hold the new post
+        *(f"{folder}{name}" for folder in (*homes, fish) for name in (*FEEDS, "index.html")),
+        "archive/2026/11/index.html",  # so does its month
+        "blogs/index.html",  # which gives each blog's latest post
+        # every blog was fetched again: their status pages list the fetch
+        *(f"blogs/{s.slug}/status/index.html" for s in (site.rss, site.atom, site.json)),
+        MANIFEST,  # which lists the new post's page
+    }
+    written = len(new) + len(changed) - 1  # the manifest is not counted
+    assert result.out.endswith(
+        f": {written} files written, {46 - written + 1} unchanged, 0 removed\n"
+    )
 
 
 def test_a_removed_blog_loses_its_files_and_others_are_kept(
@@ -118,27 +144,41 @@ def test_a_removed_blog_loses_its_files_and_others_are_kept(
     out.mkdir()
     (out / "robots.txt").write_text("User-agent: *\n")
     assert run("build", str(out)).code == 0
+    before = files(out)
+    (post,) = [p for p in site.store.river(limit=100) if p.source_id == site.atom.id]
     assert run("remove", str(site.atom.id)).code == 0
     result = run("build", str(out))
     assert result.code == 0, result.err
-    # Its three feeds go; the river, its (now empty) category and the lists change.
-    assert result.out.endswith(": 8 files written, 14 unchanged, 3 removed\n")
+    after = files(out)
+    # Its feeds, its pages and its post's page go ...
+    gone = {
+        *(f"blogs/{site.atom.slug}/{name}" for name in (*FEEDS, "index.html", "status/index.html")),
+        f"{post_path(post.id, post.title)}index.html",
+    }
+    assert set(before) - set(after) == gone
     assert not (out / "blogs" / site.atom.slug).exists()
+    # ... whatever listed the blog or its post changes, and nothing else.
+    changed = {path for path in after if after[path] != before[path]}
+    assert changed == {
+        *(f + name for f in ("", "categories/digital/") for name in (*FEEDS, "index.html")),
+        "blogs.opml", "categories/digital.opml", "blogs/index.html", "about/index.html",
+        "archive/2026/11/index.html", MANIFEST,
+    }  # fmt: skip
+    assert result.out.endswith(": 13 files written, 27 unchanged, 6 removed\n")
     assert (out / "robots.txt").read_text() == "User-agent: *\n"
-    assert set(files(out)) == (
-        expected_paths(site) - {f"blogs/{site.atom.slug}/feed.{f}" for f in ("atom", "rss", "json")}
-    ) | {"robots.txt"}
+    assert set(after) == (expected_paths(site) - gone) | {"robots.txt"}
 
 
 def test_the_output_folder_stays_inside_itself(tmp_path: Path) -> None:
     outside = tmp_path / "precious.txt"
     outside.write_text("keep")
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / MANIFEST).write_text(f"../precious.txt\n{outside}\nold.txt\n")
+    (tmp_path / "site" / "old.txt").write_text("stale")
     folder = OutputFolder(tmp_path / "site")
     for bad in ("../precious.txt", "/etc/passwd", ""):
         with pytest.raises(ValueError, match="not a path inside the site"):
             folder.write(bad, b"x")
-    (tmp_path / "site" / MANIFEST).write_text(f"../precious.txt\n{outside}\nold.txt\n")
-    (tmp_path / "site" / "old.txt").write_text("stale")
     folder.write("feed.atom", b"<feed/>")
     report = folder.finish()
     assert (report.written, report.unchanged, report.removed) == (1, 0, 1)
@@ -187,3 +227,17 @@ def test_a_built_feed_served_as_a_plain_file_can_be_followed(
         assert sorted(p.title for p in second.river(limit=10)) == sorted(
             p.title for p in site.store.river(limit=10) if p.source_id == site.rss.id
         )
+
+
+def test_files_changed_or_deleted_by_hand_are_put_back(
+    site: Site, run: Run, tmp_path: Path
+) -> None:
+    out = tmp_path / "site"
+    assert run("build", str(out)).code == 0
+    river = (out / "index.html").read_bytes()
+    (out / "index.html").write_bytes(river.replace(b"Latest posts", b"Latest p0sts"))  # same size
+    (out / "feed.atom").unlink()
+    result = run("build", str(out))
+    assert result.out.endswith(": 2 files written, 44 unchanged, 0 removed\n")
+    assert (out / "index.html").read_bytes() == river
+    assert (out / "feed.atom").exists()

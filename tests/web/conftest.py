@@ -17,6 +17,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, sync_playwright
 
 from townsquare.config import Config, load
 from townsquare.curation.passwords import hash_password
@@ -26,6 +28,7 @@ from townsquare.store import Store, open_store
 from townsquare.web import create_app
 from townsquare.web.serve import address, bind, server
 
+from .browsing import ARGS, CHROMIUM
 from .client import Client
 
 
@@ -162,3 +165,17 @@ def curated(tmp_path: Path, samples_db: Path) -> Iterator[Curated]:
         site = LiveSite(config, store)
         yield Curated(config, store, site)
         site.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, through Playwright (which cannot download browsers here)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def axe() -> Axe:
+    return Axe()

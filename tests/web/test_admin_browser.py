@@ -17,8 +17,8 @@ from conftest import FeedServer, Response
 from helpers import Item, rss
 from townsquare.store import ItemState
 
+from .browsing import ARGS, CHROMIUM
 from .conftest import CURATOR, PASSWORD, Curated
-from .test_web_browser import ARGS, CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
@@ -159,18 +159,18 @@ def test_a_takedown_and_its_undo(chromium: Browser, curated: Curated) -> None:
         admin.get_by_role("button", name="Take down post").click()
         expect(admin.get_by_role("status")).to_contain_text(f"Took down {post.title!r}")
 
-        reader.goto(base + f"/blogs/{source.slug}")
+        reader.goto(base + f"/blogs/{source.slug}/")
         expect(reader.locator("main")).not_to_contain_text(post.title)
-        answer = reader.goto(base + f"/posts/{post.id}")
+        answer = reader.goto(base + f"/posts/{post.id}/")
         assert answer is not None and answer.status == 410
         expect(reader.get_by_role("heading", level=1)).to_have_text("This post has been removed")
-        reader.goto(base + f"/blogs/{source.slug}/status")
+        reader.goto(base + f"/blogs/{source.slug}/status/")
         expect(reader.locator(".left-out")).to_contain_text("Removed at the author's request")
 
         admin.get_by_role("link", name="Takedowns").click()
         admin.get_by_role("button", name=f"Show again {post.title}").click()
         expect(admin.get_by_role("status")).to_contain_text(f"Showed {post.title!r}")
-        reader.goto(base + f"/blogs/{source.slug}")
+        reader.goto(base + f"/blogs/{source.slug}/")
         expect(reader.locator("main article").first).to_contain_text(post.title)
     finally:
         reader.context.close()

@@ -310,16 +310,19 @@ def _everywhere(curated: Curated, client: Client) -> str:
     get = curated.site.get
     parts = []
     for page in range(1, 10):
-        answer = get("/" if page == 1 else f"/page/{page}")
+        answer = get("/" if page == 1 else f"/page/{page}/")
         if answer.status != 200:
             break
         parts.append(answer.text)
     for path in (
-        "/blogs/northshire-council-communications-team",
-        "/categories/comms",
-        "/categories/local-government",
-        "/archive/2026/11",
-        "/archive/2026/10",
+        "/blogs/northshire-council-communications-team/",
+        "/categories/comms/",
+        "/categories/local-government/",
+        "/archive/2026/11/",
+        "/archive/2026/10/",
+        "/feed.atom",
+        "/blogs/northshire-council-communications-team/feed.json",
+        "/categories/comms/feed.rss",
     ):
         parts.append(get(path).text)
     for page in range(1, 4):
@@ -350,22 +353,27 @@ def test_a_post_taken_down_appears_in_no_output_until_undone(
     after = _everywhere(curated, client)
     assert post.link not in after and f'"id":{post.id},' not in after
     assert post.title not in after.replace("&#39;", "'")
-    post_page = curated.site.get(f"/posts/{post.id}")
+    post_page = curated.site.get(f"/posts/{post.id}/")
     assert post_page.status == 410
     assert "This post has been removed" in post_page.text
     api = curated.site.get(f"/api/posts/{post.id}")
     assert api.status == 410 and '"status": 410' in api.text
-    status = curated.site.get(f"/blogs/{source.slug}/status").text
+    status = curated.site.get(f"/blogs/{source.slug}/status/").text
     left_out = _doc(status).xpath("//ul[@class='left-out']/li")
     assert len(left_out) == 1
     assert post.title in left_out[0].text_content()
     assert "Removed at the author's request" in left_out[0].text_content()
     out = tmp_path / "site"
     build_site(store, curated.config, out)
-    built = "\n".join(p.read_text("utf-8") for p in out.rglob("*") if p.is_file())
+    # Only its blog's status page names it, saying it was taken down and why, as the
+    # website's does.
+    files = [p for p in out.rglob("*") if p.is_file() and p.parent.name != "status"]
+    built = "\n".join(p.read_text("utf-8") for p in files)
     assert post.link not in built and post.title not in built
+    status = (out / "blogs" / source.slug / "status" / "index.html").read_text("utf-8")
+    assert "Removed at the author&#39;s request" in status
     assert source.title in built  # the blog is still listed in the OPML
-    assert source.title in curated.site.get("/blogs").text  # the blog is still listed
+    assert source.title in curated.site.get("/blogs/").text  # the blog is still listed
 
     undo = client.post(f"/admin/posts/{post.id}/show", {"csrf": client.get("/admin").token()})
     assert undo.status == 303
@@ -479,7 +487,7 @@ def test_editing_disabling_and_filters(curated: Curated) -> None:
     assert not store.source(source.id).enabled
     assert (
         "We have stopped fetching this blog"
-        in curated.site.get(f"/blogs/{source.slug}/status").text
+        in curated.site.get(f"/blogs/{source.slug}/status/").text
     )
     client.send_form(f"/admin/blogs/{source.id}", f"/admin/blogs/{source.id}/enable", {})
     assert store.source(source.id).enabled
@@ -497,7 +505,7 @@ def test_editing_disabling_and_filters(curated: Curated) -> None:
     assert reply.status == 303
     left = len(store.river(limit=100, source_id=source.id))
     assert left < shown
-    status = _doc(curated.site.get(f"/blogs/{source.slug}/status").text)
+    status = _doc(curated.site.get(f"/blogs/{source.slug}/status/").text)
     filters = [li.text_content() for li in status.xpath("//h2[.='Filters']/following::ul[1]/li")]
     assert shown - left == 2
     assert filters == [
@@ -530,23 +538,23 @@ def test_deleting_a_blog_keeping_its_posts_retires_it(curated: Curated) -> None:
     )
     retired = store.source(source.id)
     assert retired.retired and not retired.enabled
-    assert source.title not in curated.site.get("/blogs").text
+    assert source.title not in curated.site.get("/blogs/").text
     assert f'"slug":"{source.slug}"' not in curated.site.get("/api/blogs").text
-    assert curated.site.get(f"/posts/{posts[0].id}").status in (200, 301)
-    blog_page = curated.site.get(f"/blogs/{source.slug}").text
+    assert curated.site.get(f"/posts/{posts[0].id}/").status in (200, 301)
+    blog_page = curated.site.get(f"/blogs/{source.slug}/").text
     assert "We no longer follow this blog" in blog_page
     assert source.title not in blogs_opml(store, curated.config).body.decode()
     client.send_form(f"/admin/blogs/{source.id}", f"/admin/blogs/{source.id}/enable", {})
     assert not store.source(source.id).retired
-    assert source.title in curated.site.get("/blogs").text
+    assert source.title in curated.site.get("/blogs/").text
 
     client.send_form(
         f"/admin/blogs/{source.id}/delete",
         f"/admin/blogs/{source.id}/delete",
         {"posts": "remove"},
     )
-    assert curated.site.get(f"/posts/{posts[0].id}").status == 404
-    assert curated.site.get(f"/blogs/{source.slug}").status == 404
+    assert curated.site.get(f"/posts/{posts[0].id}/").status == 404
+    assert curated.site.get(f"/blogs/{source.slug}/").status == 404
 
 
 def test_the_blog_list_sorts_and_filters(curated: Curated) -> None:
@@ -607,7 +615,7 @@ def test_categories_are_created_renamed_ordered_and_deleted(curated: Curated) ->
     )
     assert "Health" not in [c.name for c in store.categories()]
     assert blogs <= {s.id for s in store.sources()}  # the blogs stay
-    assert curated.site.get("/categories/health").status == 404
+    assert curated.site.get("/categories/health/").status == 404
 
 
 # --- the public's forms and the queue ----------------------------------------------------

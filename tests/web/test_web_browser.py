@@ -8,46 +8,20 @@ pixels or at 200 % zoom; the site makes no requests of its own to other hosts.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from townsquare.store import Store
 
+from .browsing import NEEDS_BROWSER, Visitor
 from .conftest import LiveSite
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 FOCUS = "rgb(255, 221, 0)"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="browser tests need Debian's chromium at /usr/bin/chromium: "
-        "apt-get install -y chromium",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
+pytestmark = NEEDS_BROWSER
 
 
 @pytest.fixture(scope="module")
@@ -57,50 +31,18 @@ def page_types(demo_site: LiveSite, demo_store: Store) -> dict[str, str]:
 
     return {
         "river": "/",
-        "river page 2": "/page/2",
-        "post": f"/posts/{post.id}-{post_slug(post.title)}",
-        "blogs": "/blogs",
-        "blog": "/blogs/hana-okafor-weeknotes",
-        "excerpts blog": "/blogs/carers-link-north-news-and-blog",
-        "blog status": "/blogs/hana-okafor-weeknotes/status",
-        "category": "/categories/digital",
-        "archive": "/archive",
-        "month": "/archive/2026/11",
-        "about": "/about",
+        "river page 2": "/page/2/",
+        "post": f"/posts/{post.id}-{post_slug(post.title)}/",
+        "blogs": "/blogs/",
+        "blog": "/blogs/hana-okafor-weeknotes/",
+        "excerpts blog": "/blogs/carers-link-north-news-and-blog/",
+        "blog status": "/blogs/hana-okafor-weeknotes/status/",
+        "category": "/categories/digital/",
+        "archive": "/archive/",
+        "month": "/archive/2026/11/",
+        "about": "/about/",
         "not found": "/no-such-page",
     }
-
-
-class Visitor:
-    """A browser page that may only reach our own server, and notes every request."""
-
-    def __init__(self, browser: Browser, site: LiveSite, width: int, height: int = 900) -> None:
-        self.site = site
-        self.origin = site.url.rstrip("/")
-        self.context = browser.new_context(viewport={"width": width, "height": height})
-        self.requests: list[tuple[str, str]] = []
-        self.context.route("**/*", self._route)
-        self.page: Page = self.context.new_page()
-
-    def _route(self, route: Route) -> None:
-        request = route.request
-        self.requests.append((request.resource_type, request.url))
-        if request.url.startswith(self.origin):
-            route.continue_()
-        else:
-            route.abort()
-
-    def open(self, path: str) -> Page:
-        self.page.goto(self.site.url.rstrip("/") + path, wait_until="load")
-        return self.page
-
-    def close(self) -> None:
-        self.context.close()
-
-
-@pytest.fixture(scope="module")
-def axe() -> Axe:
-    return Axe()
 
 
 def test_axe_does_find_problems(browser: Browser, axe: Axe) -> None:
@@ -118,7 +60,7 @@ def test_axe_does_find_problems(browser: Browser, axe: Axe) -> None:
 def test_axe_finds_nothing_on_any_page(
     browser: Browser, demo_site: LiveSite, page_types: dict[str, str], axe: Axe, width: int
 ) -> None:
-    visitor = Visitor(browser, demo_site, width)
+    visitor = Visitor(browser, demo_site.url, width)
     try:
         problems = {}
         for kind, path in page_types.items():
@@ -142,7 +84,7 @@ def test_nothing_scrolls_sideways(
     browser: Browser, demo_site: LiveSite, page_types: dict[str, str], width: int
 ) -> None:
     """320 px is the WCAG reflow width; 640 px is a 1280 px window at 200 % zoom."""
-    visitor = Visitor(browser, demo_site, width)
+    visitor = Visitor(browser, demo_site.url, width)
     try:
         for kind, path in page_types.items():
             page = visitor.open(path)
@@ -170,7 +112,7 @@ def _focused(page: Page) -> dict[str, str]:
 def test_the_river_with_the_keyboard_alone(
     browser: Browser, demo_site: LiveSite, demo_store: Store
 ) -> None:
-    visitor = Visitor(browser, demo_site, 1280)
+    visitor = Visitor(browser, demo_site.url, 1280)
     try:
         page = visitor.open("/")
         page.keyboard.press("Tab")
@@ -196,10 +138,10 @@ def test_the_river_with_the_keyboard_alone(
         assert walked == expected  # every link in reading order, nothing skipped or trapped
         newest = demo_store.river(limit=1)[0]
         assert walked[0] == newest.link
-        assert walked[-1] == "/page/2"
+        assert walked[-1] == "/page/2/"
 
         page.keyboard.press("Enter")
-        page.wait_for_url(re.compile(r"/page/2$"))
+        page.wait_for_url(re.compile(r"/page/2/$"))
         assert page.inner_text("h1").replace("\n", " ") == "Latest posts page 2"
         page.keyboard.press("Tab")
         page.keyboard.press("Tab")

@@ -20,14 +20,14 @@ from .conftest import LiveSite
 
 PAGES = [
     "/",
-    "/page/2",
-    "/blogs",
-    "/blogs/hana-okafor-weeknotes",
-    "/blogs/hana-okafor-weeknotes/status",
-    "/categories/digital",
-    "/archive",
-    "/archive/2026/11",
-    "/about",
+    "/page/2/",
+    "/blogs/",
+    "/blogs/hana-okafor-weeknotes/",
+    "/blogs/hana-okafor-weeknotes/status/",
+    "/categories/digital/",
+    "/archive/",
+    "/archive/2026/11/",
+    "/about/",
 ]
 
 
@@ -86,7 +86,7 @@ def test_the_river_shows_posts_in_full_with_their_source(
 
 
 def test_a_blog_set_to_excerpts_shows_an_excerpt_and_a_link(demo_site: LiveSite) -> None:
-    doc = _doc(demo_site.get("/blogs/carers-link-north-news-and-blog").text)
+    doc = _doc(demo_site.get("/blogs/carers-link-north-news-and-blog/").text)
     article = doc.xpath("//main//article")[0]
     link = article.xpath(".//p[@class='source']/a")[0]
     assert link.text_content() == "Continue reading on Carers Link North – News and blog"
@@ -100,15 +100,15 @@ def test_pages_link_to_each_other_and_bad_page_numbers_are_not_found(
     demo_site: LiveSite, demo_store: Store
 ) -> None:
     doc = _doc(demo_site.get("/").text)
-    assert doc.xpath("//nav[@aria-label='Pages']//a/@href") == ["/page/2"]
+    assert doc.xpath("//nav[@aria-label='Pages']//a/@href") == ["/page/2/"]
     total = demo_store.count_posts()
     last = -(-total // 10)
-    doc = _doc(demo_site.get(f"/page/{last}").text)
-    assert doc.xpath("//nav[@aria-label='Pages']//a/@href") == [f"/page/{last - 1}"]
-    assert demo_site.get(f"/page/{last + 1}").status == 404
-    for bad in ("/page/0", "/page/01", "/page/-1", "/page/x", "/page/99999999999"):
+    doc = _doc(demo_site.get(f"/page/{last}/").text)
+    assert doc.xpath("//nav[@aria-label='Pages']//a/@href") == [f"/page/{last - 1}/"]
+    assert demo_site.get(f"/page/{last + 1}/").status == 404
+    for bad in ("/page/0/", "/page/01/", "/page/-1/", "/page/x/", "/page/99999999999/"):
         assert demo_site.get(bad).status == 404, bad
-    first = demo_site.get("/page/1")
+    first = demo_site.get("/page/1/")
     assert (first.status, first.headers["location"]) == (301, "/")
 
 
@@ -116,14 +116,14 @@ def test_pages_link_to_each_other_and_bad_page_numbers_are_not_found(
     "path",
     [
         "/nothing-here",
-        "/blogs/no-such-blog",
-        "/blogs/no-such-blog/status",
-        "/categories/no-such-category",
-        "/posts/999999-gone",
-        "/posts/abc",
-        "/archive/2026/13",
-        "/archive/1999/01",
-        "/archive/26/11",
+        "/blogs/no-such-blog/",
+        "/blogs/no-such-blog/status/",
+        "/categories/no-such-category/",
+        "/posts/999999-gone/",
+        "/posts/abc/",
+        "/archive/2026/13/",
+        "/archive/1999/01/",
+        "/archive/26/11/",
         "/static/site.css",
     ],
 )
@@ -144,12 +144,12 @@ def test_a_post_page_points_search_engines_at_the_original(
     doc = _doc(demo_site.get(path).text)
     assert doc.xpath("//link[@rel='canonical']/@href") == [post.link]
     assert doc.xpath("//h1")[0].text_content() == post.title
-    wrong = demo_site.get(f"/posts/{post.id}-an-old-title")
+    wrong = demo_site.get(f"/posts/{post.id}-an-old-title/")
     assert (wrong.status, wrong.headers["location"]) == (301, path)
 
 
 def test_the_blogs_page_groups_blogs_by_category(demo_site: LiveSite, demo_store: Store) -> None:
-    doc = _doc(demo_site.get("/blogs").text)
+    doc = _doc(demo_site.get("/blogs/").text)
     groups = [h.text_content() for h in doc.xpath("//main//h2")]
     assert groups == [c.name for c in demo_store.categories()]
     section = doc.xpath("//section[h2='Health']")[0]
@@ -166,7 +166,7 @@ def test_the_blogs_page_groups_blogs_by_category(demo_site: LiveSite, demo_store
 
 
 def test_a_status_page_says_what_happened_in_plain_words(demo_site: LiveSite) -> None:
-    doc = _doc(demo_site.get("/blogs/hana-okafor-weeknotes/status").text)
+    doc = _doc(demo_site.get("/blogs/hana-okafor-weeknotes/status/").text)
     paragraphs = [p.text_content() for p in doc.xpath("//main/p")]
     assert re.match(r"Fetched (just now|\d+ minutes? ago), 6 new posts\.", paragraphs[1])
     assert re.fullmatch(
@@ -176,7 +176,7 @@ def test_a_status_page_says_what_happened_in_plain_words(demo_site: LiveSite) ->
 
 
 def test_the_about_page_comes_from_the_settings(demo_site: LiveSite) -> None:
-    doc = _doc(demo_site.get("/about").text)
+    doc = _doc(demo_site.get("/about/").text)
     assert doc.xpath("//h1")[0].text_content() == "About Public sector blogs"
     assert doc.xpath("//a[@href='mailto:curator@example.org']")
     assert doc.xpath("//h2[@id='accessibility']")[0].text_content() == "Accessibility statement"
@@ -245,7 +245,7 @@ def test_head_requests(demo_site: LiveSite) -> None:
 
 
 def test_post_images_keep_their_size_and_load_lazily(demo_site: LiveSite) -> None:
-    text = "".join(demo_site.get(f"/page/{n}").text for n in range(1, 8))
+    text = "".join(demo_site.get(f"/page/{n}/").text for n in range(2, 8))
     images = re.findall(r"<img\b[^>]*>", text)
     assert images
     assert all('loading="lazy"' in img for img in images)

@@ -122,3 +122,20 @@ def test_left_out_posts_say_why() -> None:
         "The same post is already shown from Other blog.",
         "Left out by a filter: not tagged work.",
     ]
+
+
+def test_a_snapshot_of_the_status_gives_dates_not_times_from_now() -> None:
+    """For the static build: nothing relative to the clock, which would be wrong when read."""
+    history = [_fetch(h, "error", 404, error="the server answered 404") for h in (1, 30)]
+    history.append(_fetch(100, new=1))
+    source = _source(status=SourceStatus.ERROR, http_status=404, consecutive_failures=2)
+    status = describe(source, history, [], None)
+    assert status.summary == (
+        "Fetched on 26 November 2026 at 2pm UTC, the feed answered 404 (not found)."
+    )
+    assert status.problem == (
+        "The feed has answered 404 (not found) since 25 November 2026 at 9am UTC."
+    )
+    assert status.next_attempt == "Planned for 26 November 2026 at 3:45pm UTC."
+    new = describe(_source(last_fetched_at=None, next_due_at=None), [], [], None)
+    assert new.next_attempt == "At the next fetch."

@@ -21,16 +21,12 @@ from typing import TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conftest import FeedServer, _Server
 from helpers import Item, rss
 from townsquare.config import Config, load
 from townsquare.ingest.pipeline import Ingest, PassReport
-from townsquare.publish.feeds import load_feed, render_feed
-from townsquare.publish.paths import feed_at
-from townsquare.store import Store, open_store
+from townsquare.store import open_store
 from townsquare.web import create_app
 from townsquare.web.serve import address, bind, server
 from townsquare.websub import WebSub
@@ -54,22 +50,6 @@ def wait_for(check: Callable[[], T], *, timeout: float = 10.0, every: float = 0.
             return value
         assert time.monotonic() < deadline, "gave up waiting"
         time.sleep(every)
-
-
-def with_feeds(app: ASGIApp, store: Store, config: Config) -> ASGIApp:
-    """Our feeds at their addresses in front of the website, as ``publish`` renders
-    them (Link header included): a stand-in until the website serves them itself."""
-
-    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            found = feed_at(scope["path"].lstrip("/"))
-            if found is not None:
-                document = render_feed(load_feed(store, config, found[0]), found[1])
-                await Response(document.body, headers=document.headers)(scope, receive, send)
-                return
-        await app(scope, receive, send)
-
-    return asgi
 
 
 @dataclass
@@ -98,8 +78,7 @@ class Instance:
         )
         self.store = open_store(self.db)  # the test's own connection
         self._web_store = open_store(self.db)
-        app = with_feeds(create_app(self.config, self._web_store), self._web_store, self.config)
-        self.server = server(app)
+        self.server = server(create_app(self.config, self._web_store))
         self._thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [sock]}, daemon=True
         )

@@ -20,8 +20,8 @@ from playwright.sync_api import Browser, sync_playwright
 from townsquare.config import Config
 from townsquare.ingest.pipeline import Ingest
 from townsquare.store import Store, open_store
+from web.browsing import ARGS, CHROMIUM, Visitor
 from web.conftest import LiveSite, site_config
-from web.test_web_browser import ARGS, CHROMIUM, Visitor
 
 from .conftest import Blog, Instance, in_thread
 from .test_websub_subscribe import NEW, chained
@@ -143,7 +143,7 @@ def test_an_open_river_shows_a_pushed_post_announced_and_focus_stays(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     a, b = chained(instances, blog)
-    visitor = Visitor(browser, b, 1280, 400)  # type: ignore[arg-type]
+    visitor = Visitor(browser, b.url, 1280, 400)
     try:
         page = visitor.open("/")
         status = page.locator("main p.live-status")
@@ -195,4 +195,5 @@ def test_a_browser_without_javascript_sees_the_same_page(
     top = b.store.river(limit=1)[0]
     assert page.count(f'<meta name="townsquare-live" content="/events?after={top.id}">') == 1
     assert "live-status" not in page and "aria-live" not in page
-    assert "townsquare-live" not in b.get("/page/2").text and "<script" not in b.get("/about").text
+    assert "townsquare-live" not in b.get("/page/2/").text
+    assert "<script" not in b.get("/about/").text

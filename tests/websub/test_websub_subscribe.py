@@ -93,7 +93,7 @@ def test_the_subscription_has_its_own_secret_and_callback(
     assert theirs.callback == f"{b.url}websub/callback/{sub.callback_key}"
     assert theirs.secret == sub.secret and len(sub.secret) >= 40
     assert theirs.lease_seconds == b.config.websub_lease
-    status = b.get(f"/blogs/{source.slug}/status").text
+    status = b.get(f"/blogs/{source.slug}/status/").text
     assert "Meanwhile its hub sends us each new post as it is published." in status
 
 

@@ -1,16 +1,15 @@
-"""A published file: its bytes, its type and its HTTP validators.
+"""A published file: its bytes and its type; and the dates feeds are written with.
 
-``Document.is_fresh`` answers a conditional GET (RFC 9110, section 13):
-``If-None-Match`` wins when given; ``If-Modified-Since`` counts only
-without it.  A feed's ``Link`` header names its WebSub hub and itself.
+The website sends a ``Document`` through its one path for HTTP answers
+(``web/responses.py``: ETag, Last-Modified, 304, gzip); ``townsquare build``
+writes its bytes.  A feed's ``Link`` header names its WebSub hub and itself.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 
 
 def http_date(moment: datetime) -> str:
@@ -29,35 +28,4 @@ def utc(moment: datetime) -> datetime:
 class Document:
     body: bytes
     content_type: str  # with its charset
-    last_modified: datetime | None = None
     link: str | None = None  # a Link header: a feed's WebSub hub and its own address
-    etag: str = field(init=False)  # strong, from the bytes: same bytes, same ETag
-
-    def __post_init__(self) -> None:
-        digest = hashlib.blake2b(self.body, digest_size=16).hexdigest()
-        object.__setattr__(self, "etag", f'"{digest}"')
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """Content-Type, ETag and (when known) Last-Modified and Link."""
-        out = {"Content-Type": self.content_type, "ETag": self.etag}
-        if self.last_modified is not None:
-            out["Last-Modified"] = http_date(self.last_modified)
-        if self.link is not None:
-            out["Link"] = self.link
-        return out
-
-    def is_fresh(self, if_none_match: str | None, if_modified_since: str | None) -> bool:
-        """True when the client's copy is current: answer 304 Not Modified."""
-        if if_none_match is not None:
-            tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-            return "*" in tags or self.etag in tags
-        if if_modified_since is None or self.last_modified is None:
-            return False
-        try:
-            since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
-            return False
-        if since.tzinfo is None:
-            return False  # RFC 9110 dates are GMT; a date without a zone is not one
-        return utc(self.last_modified) <= since

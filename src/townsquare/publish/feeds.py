@@ -3,7 +3,7 @@
     load_feed(store, config, scope)   the newest posts and their blogs, from the store
         │
         ▼
-    render_feed(feed, format)         a Document: bytes, Content-Type, ETag, Last-Modified
+    render_feed(feed, format)         a Document: its bytes and Content-Type
 
 Every item carries the original post's link (our own page for the post when
 its feed gave none), title, author (the blog's name when the post gives
@@ -17,7 +17,7 @@ the day we first saw the post and its number, so it never changes, even when
 the post is edited.
 
 The bytes depend on the store alone (no clock), so a rebuild of an unchanged
-store gives the same bytes and the same ETag.
+store gives the same bytes (and the website the same ETag).
 """
 
 from __future__ import annotations
@@ -99,12 +99,12 @@ def load_feed(
     site = config.site_name
     if scope.kind == "category":
         category = store.category_by_slug(scope.slug)
-        title = f"{category.name} – {site}"
+        title = feed_title(site, category.name)
         description = f"The newest posts from the blogs in {category.name}, gathered by {site}."
         posts = store.river(limit=limit, category_id=category.id)
     elif scope.kind == "blog":
         blog = store.source_by_slug(scope.slug)
-        title = f"{blog.title} – {site}"
+        title = feed_title(site, blog.title)
         description = f"The newest posts from {blog.title}, gathered by {site}."
         posts = store.river(limit=limit, source_id=blog.id)
     else:
@@ -128,6 +128,11 @@ def hub_url(config: Config) -> str | None:
     return config.websub_hub
 
 
+def feed_title(site_name: str, name: str | None = None) -> str:
+    """The title of the river's feed (the site's name), or of a category's or a blog's."""
+    return f"{name} – {site_name}" if name else site_name
+
+
 def render_feed(feed: FeedContent, fmt: FeedFormat) -> Document:
     """The feed in one format, ready to send or to write."""
     items = [item(post, feed.sources[post.source_id], feed.base_url) for post in feed.posts]
@@ -138,7 +143,7 @@ def render_feed(feed: FeedContent, fmt: FeedFormat) -> Document:
     if feed.hub is not None:
         self_url = feed.url(feed.scope.feed_path(fmt))
         link = f'<{feed.hub}>; rel="hub", <{self_url}>; rel="self"'
-    return Document(body, fmt.content_type, updated if items else None, link=link)
+    return Document(body, fmt.content_type, link=link)
 
 
 def item(post: Post, source: Source, base_url: str) -> Item:
@@ -193,7 +198,7 @@ def _atom(feed: FeedContent, items: list[Item], updated: datetime) -> bytes:
         root,
         a + "link",
         rel="self",
-        type=FeedFormat.ATOM.content_type.split(";")[0],
+        type=FeedFormat.ATOM.media_type,
         href=feed.url(feed.scope.feed_path(FeedFormat.ATOM)),
     )
     add(root, a + "link", rel="alternate", type="text/html", href=feed.url(feed.scope.page_path))
@@ -234,7 +239,7 @@ def _rss(feed: FeedContent, items: list[Item], updated: datetime) -> bytes:
         channel,
         f"{{{ATOM}}}link",
         rel="self",
-        type=FeedFormat.RSS.content_type.split(";")[0],
+        type=FeedFormat.RSS.media_type,
         href=feed.url(feed.scope.feed_path(FeedFormat.RSS)),
     )
     if feed.hub is not None:

@@ -8,11 +8,13 @@ output folder, so links work the same from both (also from a sub-folder)::
     blogs/<slug>/feed.atom|rss|json                 one blog
     blogs.opml                                      every blog, grouped by category
     categories/<slug>.opml                          one category's blogs
-    posts/<id>-<slug>                               one post (the website's page)
+    posts/<id>-<slug>/                              one post (the website's page)
     websub/hub                                      our WebSub hub (the website only)
 
 A feed's page (its ``rel="alternate"``) is ``""`` (the river),
-``categories/<slug>`` or ``blogs/<slug>``.
+``categories/<slug>/`` or ``blogs/<slug>/``.  Pages end with ``/``: a static
+build writes each as ``index.html`` in a folder of that name, which every
+static host serves at that address without a redirect.
 """
 
 from __future__ import annotations
@@ -35,12 +37,24 @@ class FeedFormat(enum.StrEnum):
     def content_type(self) -> str:
         return _CONTENT_TYPES[self]
 
+    @property
+    def media_type(self) -> str:
+        """The content type without its charset, for ``type`` attributes."""
+        return _CONTENT_TYPES[self].split(";")[0]
+
+    @property
+    def label(self) -> str:
+        """The format's name as readers know it: 'Atom', 'RSS', 'JSON Feed'."""
+        return _LABELS[self]
+
 
 _CONTENT_TYPES = {
     FeedFormat.ATOM: "application/atom+xml; charset=utf-8",
     FeedFormat.RSS: "application/rss+xml; charset=utf-8",
     FeedFormat.JSON: "application/feed+json; charset=utf-8",
 }
+
+_LABELS = {FeedFormat.ATOM: "Atom", FeedFormat.RSS: "RSS", FeedFormat.JSON: "JSON Feed"}
 
 OPML_CONTENT_TYPE = "text/x-opml; charset=utf-8"
 BLOGS_OPML = "blogs.opml"
@@ -51,9 +65,13 @@ def category_opml_path(slug: str) -> str:
     return f"categories/{slug}.opml"
 
 
+def post_slug(title: str) -> str:
+    return slugify(title, fallback="post")
+
+
 def post_path(post_id: int, title: str) -> str:
-    """The post's own page: 'posts/42-weeknotes-12' (feeds link to it when a post has no link)."""
-    return f"posts/{post_id}-{slugify(title, fallback='post')}"
+    """The post's own page: 'posts/42-weeknotes-12/' (feeds link to it when a post has no link)."""
+    return f"posts/{post_id}-{post_slug(title)}/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +95,14 @@ class FeedScope:
 
     @property
     def page_path(self) -> str:
-        """The page the feed stands for: '', 'categories/<slug>' or 'blogs/<slug>'."""
+        """The page the feed stands for: '', 'categories/<slug>/' or 'blogs/<slug>/'."""
         if self.kind == "river":
             return ""
-        return f"{'categories' if self.kind == 'category' else 'blogs'}/{self.slug}"
+        return f"{'categories' if self.kind == 'category' else 'blogs'}/{self.slug}/"
 
     def feed_path(self, fmt: FeedFormat) -> str:
         """'feed.atom', 'categories/<slug>/feed.rss', 'blogs/<slug>/feed.json', ..."""
-        folder = self.page_path
-        return f"{folder}/feed.{fmt.value}" if folder else f"feed.{fmt.value}"
+        return f"{self.page_path}feed.{fmt.value}"
 
 
 def feed_at(path: str) -> tuple[FeedScope, FeedFormat] | None:

@@ -9,6 +9,8 @@ date (and, on SQLite, builds the search index for posts stored before there was 
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 from .accounts import AccountStore, AuditEntry, Curator, Session
 from .db import Database, connect
 from .filters import FilterStore
@@ -61,6 +63,11 @@ class Store(
 ):
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """``with store.snapshot():`` every read sees the store as it was at the first one,
+        while writers elsewhere carry on (for ``townsquare build``, which reads a lot)."""
+        return self.db.snapshot()
 
     def close(self) -> None:
         self.db.close()

@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -66,6 +66,7 @@ class Database(Protocol):
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
     def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
     def transaction(self) -> Any: ...
+    def snapshot(self) -> AbstractContextManager[None]: ...
     def close(self) -> None: ...
 
 
@@ -194,6 +195,21 @@ class SQLiteDatabase:
             self._depth = 0
             with self._guard():
                 self._conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every read inside sees the store as the first one did.
+
+        In WAL mode writers carry on meanwhile; they are not seen here.
+        """
+        with self._lock:
+            with self._guard():
+                self._conn.execute("BEGIN DEFERRED")
+            try:
+                yield
+            finally:
+                with self._guard():
+                    self._conn.execute("COMMIT")
 
     def close(self) -> None:
         self._conn.close()

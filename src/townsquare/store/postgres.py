@@ -74,6 +74,18 @@ class PostgresDatabase:
         with self._lock, self._conn.transaction():
             yield
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every read inside sees the store as the first one did."""
+        with self._lock:
+            with self._guard():
+                self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield
+            finally:
+                with self._guard():
+                    self._conn.execute("COMMIT")
+
     def close(self) -> None:
         self._conn.close()
 

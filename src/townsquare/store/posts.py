@@ -333,10 +333,18 @@ class PostStore(ClaimStore, SearchIndex):
         category_id: int | None = None,
         since: datetime | None = None,
         before: datetime | None = None,
+        after: Post | None = None,
     ) -> list[Post]:
-        """Visible posts, newest first; ``since``/``before`` bound the published time."""
+        """Visible posts, newest first; ``since``/``before`` bound the published time.
+
+        ``after``: only posts that come after this one in the river, so a long
+        list can be read in pieces without skipping ever more rows.
+        """
         where = [VISIBLE]
         params: list[object] = []
+        if after is not None:
+            where.append("(p.published, p.id) < (?, ?)")
+            params.extend((after.published, after.id))
         if source_id is not None:
             where.append("p.source_id = ?")
             params.append(source_id)

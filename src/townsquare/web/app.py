@@ -2,10 +2,15 @@
 
     create_app(config, store) ─▶ SecurityHeaders(Starlette(routes, error handlers))
 
+Every route answers under the path of ``base_url`` (``/blogs/about/`` for a
+site at ``https://example.org/blogs/``), the same addresses its links use.
+
 Errors: a ``NotFoundError`` (or an unknown address) is the 404 page, a post
 taken down (``PostGoneError``) the 410 page; an ``InputError`` is a 400;
 anything else is a plain 500 page (the traceback goes to the server's log,
-never to the reader).  Under ``/api/`` the same errors are JSON.
+never to the reader).  Under ``/api/`` the same errors are JSON.  An unknown
+address that is a known one with its final ``/`` added or dropped is sent
+there with a 301.
 
 The admin area (``/admin``) and the public forms are in the same table;
 their handlers are in ``admin/`` and ``asks.py``.
@@ -18,33 +23,38 @@ import json
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp
 
 from ..config import Config
 from ..errors import InputError, NotFoundError, PostGoneError
 from ..store import Store
-from . import api, asks, live, pages, websub
+from . import api, asks, feeds, live, pages, websub
 from .admin import auth, blogs, categories, overview, queue, takedowns
 from .security import SecurityHeaders
 from .site import Site
 
 ROUTES = [
     Route("/", pages.river),
-    Route("/page/{page}", pages.river),
-    Route("/posts/{key}", pages.post),
-    Route("/blogs", pages.blogs),
-    Route("/blogs/{slug}", pages.blog),
-    Route("/blogs/{slug}/page/{page}", pages.blog),
-    Route("/blogs/{slug}/status", pages.blog_status),
-    Route("/categories", pages.categories),
-    Route("/categories/{slug}", pages.category),
-    Route("/categories/{slug}/page/{page}", pages.category),
-    Route("/archive", pages.archive),
-    Route("/archive/{year}/{month}", pages.month),
-    Route("/archive/{year}/{month}/page/{page}", pages.month),
-    Route("/about", pages.about),
+    Route("/page/{page}/", pages.river),
+    Route("/posts/{key}/", pages.post),
+    Route("/blogs/", pages.blogs),
+    Route("/blogs/{slug}/", pages.blog),
+    Route("/blogs/{slug}/page/{page}/", pages.blog),
+    Route("/blogs/{slug}/status/", pages.blog_status),
+    Route("/categories/", pages.categories),
+    Route("/categories/{slug}/", pages.category),
+    Route("/categories/{slug}/page/{page}/", pages.category),
+    Route("/archive/", pages.archive),
+    Route("/archive/{year}/{month}/", pages.month),
+    Route("/archive/{year}/{month}/page/{page}/", pages.month),
+    Route("/about/", pages.about),
+    Route("/feed.{format}", feeds.river_feed),
+    Route("/blogs/{slug}/feed.{format}", feeds.blog_feed),
+    Route("/categories/{slug}/feed.{format}", feeds.category_feed),
+    Route("/blogs.opml", feeds.all_blogs),
+    Route("/categories/{slug}.opml", feeds.category_blogs),
     Route("/static/{name}", pages.static),
     Route("/events", live.events),
     Route("/websub/callback/{key}", websub.callback, methods=["GET", "POST"]),
@@ -135,19 +145,38 @@ _PAGES = {
 }
 
 
-def _error(request: Request, status: int, message: str) -> Response:
-    """The one place an error becomes a response: JSON under /api/, a page elsewhere."""
-    if request.url.path.startswith("/api/"):
-        body = json.dumps({"error": {"status": status, "message": message}})
-        return Response(body, status, media_type="application/json")
-    site: Site = request.app.state.site
+def error_page(site: Site, status: int, message: str) -> bytes:
+    """The error page for ``status`` (also written as ``404.html`` by ``townsquare build``)."""
     heading, paragraphs = _PAGES.get(status, _PAGES[500])
     if status == 400:
         paragraphs = [message[:1].upper() + message[1:] + "."]
-    html = site.renderer.html(
+    return site.renderer.html(
         "error.html", title=heading, heading=heading, paragraphs=paragraphs, section=None
     )
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    """The one place an error becomes a response: JSON under /api/, a page elsewhere."""
+    site: Site = request.app.state.site
+    if request.url.path.startswith(site.paths.api()):
+        body = json.dumps({"error": {"status": status, "message": message}})
+        return Response(body, status, media_type="application/json")
+    html = error_page(site, status, message)
     return Response(html, status, media_type="text/html; charset=utf-8")
+
+
+def _moved(request: Request) -> Response | None:
+    """A 301 to this address with its final '/' added or dropped, if that one exists."""
+    path = request.url.path
+    if request.method not in ("GET", "HEAD") or path == "/":
+        return None
+    other = path[:-1] if path.endswith("/") else path + "/"
+    probe = {"type": "http", "path": other, "root_path": "", "method": request.method}
+    routes: list[BaseRoute] = request.app.router.routes
+    if not any(route.matches(probe)[0] is Match.FULL for route in routes):
+        return None
+    query = request.url.query
+    return RedirectResponse(other + ("?" + query if query else ""), status_code=301)
 
 
 async def _gone(request: Request, exc: Exception) -> Response:
@@ -155,6 +184,10 @@ async def _gone(request: Request, exc: Exception) -> Response:
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, NotFoundError):  # no route has this address
+        moved = _moved(request)
+        if moved is not None:
+            return moved
     return _error(request, 404, str(exc) if isinstance(exc, NotFoundError) else "no such page")
 
 
@@ -174,10 +207,18 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return _error(request, 500, "something went wrong on the server")
 
 
+def _under(prefix: str, routes: list[Route]) -> list[Route]:
+    """The routes at the path of ``base_url``: '/about/' becomes '/blogs/about/'."""
+    if not prefix:
+        return routes
+    return [Route(prefix + r.path, r.endpoint, methods=r.methods, name=r.name) for r in routes]
+
+
 def create_app(config: Config, store: Store, *, cache_size: int = 512) -> ASGIApp:
     """The website over ``store``; ``cache_size`` 0 renders every request afresh."""
+    site = Site(config, store, cache_size=cache_size)
     app = Starlette(
-        routes=ROUTES,
+        routes=_under(site.paths.prefix, ROUTES),
         exception_handlers={
             PostGoneError: _gone,
             NotFoundError: _not_found,
@@ -186,5 +227,6 @@ def create_app(config: Config, store: Store, *, cache_size: int = 512) -> ASGIAp
             Exception: _crash,
         },
     )
-    app.state.site = Site(config, store, cache_size=cache_size)
+    app.router.redirect_slashes = False  # _moved does it, with a 301 rather than a 307
+    app.state.site = site
     return SecurityHeaders(app)

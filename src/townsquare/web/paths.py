@@ -1,8 +1,12 @@
 """Every address on the site, built in one place.
 
 Links are absolute paths under the path of ``base_url``, so a site served at
-``https://example.org/blogs/`` links to ``/blogs/posts/…``.  Page 1 of a list
-has no ``/page/1``: each page has one address.
+``https://example.org/blogs/`` links to ``/blogs/posts/…``, and the website
+answers at those same addresses (``app.py`` mounts its routes there).  Pages
+end with ``/`` (``/blogs/hana/``), so ``townsquare build`` can write each as
+an ``index.html`` that any static host serves at that address.  Page 1 of a
+list has no ``/page/1/``: each page has one address.  Feeds and OPML lists
+live where ``publish.paths`` says.
 """
 
 from __future__ import annotations
@@ -10,11 +14,16 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ..model import Post
-from ..text import slugify
+from ..publish.paths import (
+    BLOGS_OPML,
+    FeedFormat,
+    FeedScope,
+    category_opml_path,
+    post_path,
+    post_slug,
+)
 
-
-def post_slug(title: str) -> str:
-    return slugify(title, fallback="post")
+__all__ = ["Paths", "post_slug"]
 
 
 class Paths:
@@ -24,34 +33,43 @@ class Paths:
     def _paged(self, path: str, page: int) -> str:
         if page <= 1:
             return self.prefix + path
-        return f"{self.prefix}{path.rstrip('/')}/page/{page}"
+        return f"{self.prefix}{path}page/{page}/"
 
     def river(self, page: int = 1) -> str:
         return self._paged("/", page)
 
     def post(self, post: Post) -> str:
-        return f"{self.prefix}/posts/{post.id}-{post_slug(post.title)}"
+        return f"{self.prefix}/{post_path(post.id, post.title)}"
 
     def blogs(self) -> str:
-        return self.prefix + "/blogs"
+        return self.prefix + "/blogs/"
 
     def blog(self, slug: str, page: int = 1) -> str:
-        return self._paged(f"/blogs/{slug}", page)
+        return self._paged(f"/blogs/{slug}/", page)
 
     def blog_status(self, slug: str) -> str:
-        return f"{self.prefix}/blogs/{slug}/status"
+        return f"{self.prefix}/blogs/{slug}/status/"
 
     def category(self, slug: str, page: int = 1) -> str:
-        return self._paged(f"/categories/{slug}", page)
+        return self._paged(f"/categories/{slug}/", page)
 
     def archive(self) -> str:
-        return self.prefix + "/archive"
+        return self.prefix + "/archive/"
 
     def month(self, year: int, month: int, page: int = 1) -> str:
-        return self._paged(f"/archive/{year}/{month:02d}", page)
+        return self._paged(f"/archive/{year}/{month:02d}/", page)
 
     def about(self) -> str:
-        return self.prefix + "/about"
+        return self.prefix + "/about/"
+
+    def feed(self, scope: FeedScope, fmt: FeedFormat) -> str:
+        return f"{self.prefix}/{scope.feed_path(fmt)}"
+
+    def blogs_opml(self) -> str:
+        return f"{self.prefix}/{BLOGS_OPML}"
+
+    def category_opml(self, slug: str) -> str:
+        return f"{self.prefix}/{category_opml_path(slug)}"
 
     def api(self, path: str = "") -> str:
         return f"{self.prefix}/api/{path}"

@@ -15,11 +15,15 @@ from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from ..config import Config
+from ..publish.feeds import feed_title
+from ..publish.paths import FeedScope
 from ..text import long_date
 from .paths import Paths
 from .responses import Rendered
+from .views import PostView, feed_links
 
 _TYPES = {
     ".css": "text/css; charset=utf-8",
@@ -98,7 +102,12 @@ def _paragraphs(text: str) -> list[str]:
 
 
 class Renderer:
-    def __init__(self, config: Config, paths: Paths, assets: Assets) -> None:
+    """The site's templates.  ``static_build``: pages for ``townsquare build``, which leave out
+    what only a running Townsquare can answer (the JSON API) and say they are a copy."""
+
+    def __init__(
+        self, config: Config, paths: Paths, assets: Assets, *, static_build: bool = False
+    ) -> None:
         self.env = Environment(
             loader=PackageLoader("townsquare.web", "templates"),
             autoescape=True,
@@ -107,8 +116,20 @@ class Renderer:
             lstrip_blocks=True,
             auto_reload=False,
         )
-        self.env.globals.update(site=SiteInfo.of(config), paths=paths, asset=assets.url)
+        self.env.globals.update(
+            site=SiteInfo.of(config),
+            paths=paths,
+            asset=assets.url,
+            static_build=static_build,
+            river_feeds=feed_links(paths, FeedScope.river(), feed_title(config.site_name)),
+        )
         self.env.filters.update(long_date=long_date, iso=_iso, paragraphs=_paragraphs)
+
+        self._macros = self.env.get_template("macros.html").module
 
     def html(self, template: str, **context: Any) -> bytes:
         return self.env.get_template(template).render(**context).encode("utf-8")
+
+    def article(self, view: PostView) -> Markup:
+        """A post as lists show it, under an ``<h2>`` (the ``post_article`` macro)."""
+        return Markup(self._macros.post_article(view, 2))  # type: ignore[attr-defined]

@@ -34,6 +34,7 @@ class Rendered:
     etag: str  # without quotes
     last_modified: datetime | None
     cache_control: str
+    link: str | None = None  # a Link header (a feed names its WebSub hub and itself)
 
     @classmethod
     def of(
@@ -43,6 +44,7 @@ class Rendered:
         *,
         last_modified: datetime | None = None,
         cache_control: str = "no-cache",
+        link: str | None = None,
     ) -> Rendered:
         small = len(body) < MIN_GZIP
         return cls(
@@ -52,6 +54,7 @@ class Rendered:
             etag=hashlib.blake2b(body, digest_size=12).hexdigest(),
             last_modified=last_modified,
             cache_control=cache_control,
+            link=link,
         )
 
 
@@ -89,6 +92,8 @@ def send(request: Request, page: Rendered, status: int = 200) -> Response:
     headers = {"ETag": etag, "Cache-Control": page.cache_control, "Vary": "Accept-Encoding"}
     if page.last_modified is not None:
         headers["Last-Modified"] = format_datetime(page.last_modified, usegmt=True)
+    if page.link is not None:
+        headers["Link"] = page.link
     if status == 200 and request.method in ("GET", "HEAD"):
         if_none_match = request.headers.get("if-none-match")
         if if_none_match is not None:

@@ -30,12 +30,16 @@ Check = Callable[[], Response | None]
 
 
 class Site:
-    def __init__(self, config: Config, store: Store, *, cache_size: int = 512) -> None:
+    """``static_build``: rendering for ``townsquare build`` rather than for requests."""
+
+    def __init__(
+        self, config: Config, store: Store, *, cache_size: int = 512, static_build: bool = False
+    ) -> None:
         self.config = config
         self.store = store
         self.paths = Paths(config.base_url)
         self.assets = Assets(self.paths)
-        self.renderer = Renderer(config, self.paths, self.assets)
+        self.renderer = Renderer(config, self.paths, self.assets, static_build=static_build)
         self.cache = PageCache(cache_size)
         self.live = LiveRiver(store)
         self.hub_checks = 0  # our WebSub hub's checks under way (web/websub.py)

@@ -3,6 +3,11 @@
 Pure: it takes the stored source, its fetch history and its left-out posts,
 and the clock, and says what happened, what happens next, and why any post
 is not shown.  The page template only lays the sentences out.
+
+Without a clock (``now`` is None) it describes a snapshot, for the static
+build: every time is a date ("fetched on 26 November 2020 at 3:15pm UTC"),
+never one relative to now ("2 hours ago"), which would be wrong by the time
+anyone read the page and would change the page at every build.
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ def _failing_since(history: list[LoggedFetch]) -> LoggedFetch | None:
     return first
 
 
-def _problem(source: Source, history: list[LoggedFetch], now: datetime) -> str | None:
+def _problem(source: Source, history: list[LoggedFetch], now: datetime | None) -> str | None:
     if not source.enabled:
         reason = source.disabled_reason or "the curator has paused it"
         return f"We have stopped fetching this blog: {reason}."
@@ -88,16 +93,28 @@ def _problem(source: Source, history: list[LoggedFetch], now: datetime) -> str |
     since = _failing_since(history)
     if since is None or since is latest:
         return f"When we last fetched it, {what_happened(latest)}."
-    how_long = f"for the last {duration(now - since.fetched_at)}"
+    if now is None:
+        how_long = f"since {date_and_time(since.fetched_at)}"
+    else:
+        how_long = f"for the last {duration(now - since.fetched_at)}"
     if latest.http_status and latest.http_status >= 400:
         return f"The feed has answered {answered(latest.http_status)} {how_long}."
     return f"We have not been able to fetch the feed {how_long}: {what_happened(latest)}."
 
 
-def _next_attempt(source: Source, now: datetime) -> str:
+def _next_attempt(source: Source, now: datetime | None) -> str:
     if not source.enabled:
         return "None: we are not fetching this blog."
-    due = max(m for m in (source.next_due_at, source.retry_after, now) if m is not None)
+    planned = [m for m in (source.next_due_at, source.retry_after) if m is not None]
+    if now is None:
+        when = f"Planned for {date_and_time(max(planned))}." if planned else "At the next fetch."
+        if source.push_until is not None:
+            return (
+                f"{when} Until {date_and_time(source.push_until)}, its hub sends us each new "
+                "post as it is published."
+            )
+        return when
+    due = max((*planned, now))
     when = f"{from_now(due, now).capitalize()} ({date_and_time(due)})."
     if source.push_until is not None and source.push_until > now:
         return f"{when} Meanwhile its hub sends us each new post as it is published."
@@ -113,13 +130,18 @@ def _reason(post: LeftOutPost) -> str:
 
 
 def describe(
-    source: Source, history: list[LoggedFetch], left_out: list[LeftOutPost], now: datetime
+    source: Source,
+    history: list[LoggedFetch],
+    left_out: list[LeftOutPost],
+    now: datetime | None,
 ) -> BlogStatus:
+    """The blog's status as of ``now``, or as a snapshot in dates alone when ``now`` is None."""
     if not history or source.last_fetched_at is None:
         summary = "We have not fetched this blog yet."
     else:
         latest = history[0]
-        summary = f"Fetched {ago(latest.fetched_at, now)}, {what_happened(latest)}."
+        when = ago(latest.fetched_at, now) if now else "on " + date_and_time(latest.fetched_at)
+        summary = f"Fetched {when}, {what_happened(latest)}."
     return BlogStatus(
         summary=summary,
         problem=_problem(source, history, now),

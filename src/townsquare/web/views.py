@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from ..model import Category, Post, Source
+from ..publish.paths import FeedFormat, FeedScope
 from .content import excerpt, shift_headings
 from .index import SiteIndex
 from .paths import Paths
@@ -46,3 +47,21 @@ class Pager:
     number: int
     newer: str | None
     older: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLink:
+    """One of our feeds, as a page links to it (in its head and in its text)."""
+
+    title: str  # "Digital – Public sector blogs (Atom)"
+    label: str  # "Atom", "RSS", "JSON Feed"
+    media_type: str
+    href: str
+
+
+def feed_links(paths: Paths, scope: FeedScope, title: str) -> list[FeedLink]:
+    """The feed of the river, a category or a blog in each format; ``title`` is the feed's."""
+    return [
+        FeedLink(f"{title} ({fmt.label})", fmt.label, fmt.media_type, paths.feed(scope, fmt))
+        for fmt in FeedFormat
+    ]
