@@ -34,8 +34,11 @@ BAD = {
     "connect_timeout": "soon",
     "max_body_bytes": "10MB",
     "poll_interval": "1.5",
+    "fetch_host_gap": "-1",
+    "shutdown_grace": "nan",
     "feed_items": "0",
     "claim_lease": "ten minutes",
+    "fetch_log_days": "0",
     "port": "65536",
     "page_size": "0",
 }

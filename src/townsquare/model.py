@@ -64,6 +64,7 @@ class FetchResult:
     hub_links: tuple[str, ...] = ()  # WebSub hubs from the Link header
     self_link: str | None = None  # rel=self from the Link header
     max_age: int | None = None  # Cache-Control max-age, seconds
+    expires: datetime | None = None  # the Expires header (ignored when max-age is given)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,8 @@ class Source:
     redirect_count: int = 0
     disabled_reason: str | None = None
     retry_after: datetime | None = None
+    activity_since: datetime | None = None  # the blog's rhythm: activity_posts posts since then
+    activity_posts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +194,8 @@ class FetchState:
     enabled: bool
     disabled_reason: str | None
     site_url: str | None = None  # learnt from the feed, when the source had none
+    activity_since: datetime | None = None  # the blog's rhythm, for its next interval
+    activity_posts: int = 0
 
 
 @dataclass(frozen=True, slots=True)

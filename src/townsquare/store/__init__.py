@@ -1,7 +1,7 @@
 """The store: everything Townsquare keeps, behind one class.
 
 ``Store`` is split by domain (``sources``, ``categories``, ``posts``,
-``revision``) into mixins over one ``Database``; the same code runs on
+``revision``, ``service``) into mixins over one ``Database``; the same code runs on
 SQLite and PostgreSQL.
 Open it with ``open_store(url)``, which also brings the schema up to date.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from .db import Database, connect
 from .posts import BlogActivity, FetchLogEntry, LeftOutPost, LoggedFetch, PostStore
 from .revision import Revision, RevisionStore
+from .service import ServiceFigures, ServiceStore
 
 __all__ = [
     "BlogActivity",
@@ -18,12 +19,13 @@ __all__ = [
     "LeftOutPost",
     "LoggedFetch",
     "Revision",
+    "ServiceFigures",
     "Store",
     "open_store",
 ]
 
 
-class Store(PostStore, RevisionStore):
+class Store(PostStore, RevisionStore, ServiceStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 

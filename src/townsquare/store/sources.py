@@ -16,7 +16,8 @@ _ID_CHUNK = 400  # ids per IN (...) list: well under every driver's parameter li
 _SOURCE_COLUMNS = """s.id, s.url, s.site_url, s.title, s.slug, s.enabled, s.excerpts_only,
     s.status, s.http_status, s.last_error, s.consecutive_failures, s.last_fetched_at,
     s.last_success_at, s.next_due_at, s.etag, s.last_modified, s.created_at,
-    s.redirect_url, s.redirect_count, s.disabled_reason, s.retry_after"""
+    s.redirect_url, s.redirect_count, s.disabled_reason, s.retry_after, s.activity_since,
+    s.activity_posts"""
 
 
 def _source(row: Row, categories: tuple[str, ...] = ()) -> Source:
@@ -43,6 +44,8 @@ def _source(row: Row, categories: tuple[str, ...] = ()) -> Source:
         redirect_count=row["redirect_count"],
         disabled_reason=row["disabled_reason"],
         retry_after=row["retry_after"],
+        activity_since=row["activity_since"],
+        activity_posts=row["activity_posts"],
     )
 
 
@@ -181,7 +184,8 @@ class SourceStore(CategoryStore):
                    consecutive_failures = ?, last_fetched_at = ?, last_success_at = ?,
                    next_due_at = ?, retry_after = ?, etag = ?, last_modified = ?, redirect_url = ?,
                    redirect_count = ?, enabled = ?, disabled_reason = ?,
-                   site_url = coalesce(site_url, ?), claimed_by = NULL, claim_expires = NULL
+                   site_url = coalesce(site_url, ?), activity_since = ?, activity_posts = ?,
+                   claimed_by = NULL, claim_expires = NULL
                WHERE id = ?""",
             (
                 state.url,
@@ -200,6 +204,8 @@ class SourceStore(CategoryStore):
                 state.enabled,
                 state.disabled_reason,
                 state.site_url,
+                state.activity_since,
+                state.activity_posts,
                 source.id,
             ),
         )

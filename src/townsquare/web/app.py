@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 from ..config import Config
 from ..errors import InputError, NotFoundError
 from ..store import Store
-from . import api, pages
+from . import api, health, pages
 from .security import SecurityHeaders
 from .site import Site
 
@@ -48,6 +48,8 @@ ROUTES = [
     Route("/api/blogs", api.blogs),
     Route("/api/blogs/{slug}", api.blog),
     Route("/api/categories", api.categories),
+    Route("/healthz", health.healthz),
+    Route("/metrics", health.metrics),
 ]
 
 _PAGES = {

@@ -6,6 +6,7 @@ import socket
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.config import LOGGING_CONFIG
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -26,8 +27,15 @@ def address(sock: socket.socket) -> str:
     return f"http://{shown}:{port}/"
 
 
-def server(app: ASGIApp) -> uvicorn.Server:
+def server(app: ASGIApp, *, configure_logging: bool = True) -> uvicorn.Server:
+    """uvicorn over ``app``; without ``configure_logging`` its records go to the root
+    logger as they are (``townsquare run`` writes them as JSON lines)."""
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, server_header=False, lifespan="off"
+        app,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        lifespan="off",
+        log_config=LOGGING_CONFIG if configure_logging else None,
     )
     return uvicorn.Server(config)
