@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -37,11 +37,11 @@ def seen_by_a_reader(post: Post) -> tuple[object, ...]:
 
 @pytest.mark.parametrize("fmt", list(FeedFormat))
 def test_a_second_townsquare_gets_the_same_posts(
-    server: FeedServer, store: Store, config: Config, tmp_path: Path, fmt: FeedFormat
+    server: FeedServer, store: Store, config: Config, new_db: Callable[[], str], fmt: FeedFormat
 ) -> None:
     site = make_site(server, store, config)
     url = serve_feed(server, site, FeedScope.river(), fmt)
-    second_config = replace(config, db=str(tmp_path / "second.db"))
+    second_config = replace(config, db=new_db())
     with open_store(second_config.db) as second:
         ours = site.store.river(limit=100)
         copy = second.add_source(url, "Town & Gown", now=datetime.now().astimezone())

@@ -39,3 +39,4 @@ def setup(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("yoyo").setLevel(logging.WARNING)  # a line per migration step
