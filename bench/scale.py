@@ -12,8 +12,8 @@ processes started together, the scheduled path of ``townsquare run``:
   what most fetches of a running service look like.
 
 For each pass: wall time until the last worker stops, feeds/s and posts/s over
-that wall time, and for each worker process its peak RSS and CPU seconds
-(``os.wait4``; a worker's parsing processes are counted in its CPU, and its
+that wall time, the database's size on disk, and for each worker process its
+peak RSS and CPU seconds (``os.wait4``; a worker's parsing processes are counted in its CPU, and its
 largest one in its peak).  The feed server (``server.py``, the ingest benchmark's)
 runs in its own process on the same machine; every feed is on one host, so the
 per-host limits are lifted (``fetch_per_host`` 64, ``fetch_host_gap`` 0).
@@ -68,6 +68,7 @@ class Pass:
     posts_per_s: float
     load_before: float
     load_after: float
+    db_mb: float  # the database's size on disk after the pass
     server: dict[str, Any]
     processes: list[Worker] = field(default_factory=list)
 
@@ -148,6 +149,21 @@ def _count_posts(db: str) -> int:
         return store.count_posts(visible_only=False)
 
 
+def _db_mb(db: str) -> float:
+    if "://" not in db:
+        files = [Path(db), Path(db + "-wal")]
+        return round(sum(f.stat().st_size for f in files if f.exists()) / 1e6, 1)
+    from townsquare.store import open_store
+
+    with open_store(db) as store:
+        row = store.db.fetchone(
+            "SELECT sum(pg_total_relation_size(c.oid)) AS size FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')"
+        )
+        return round(int(row["size"] if row else 0) / 1e6, 1)
+
+
 def _make_all_due(db: str) -> None:
     from townsquare.store import open_store
 
@@ -203,6 +219,7 @@ def run_config(
                 posts_per_s=round(new_posts / wall, 1),
                 load_before=load_before,
                 load_after=_load(),
+                db_mb=_db_mb(db),
                 server=server.stats(),
                 processes=procs,
             )
@@ -220,15 +237,15 @@ def run_config(
 def table(passes: list[Pass]) -> str:
     lines = [
         "| backend | workers | pass | wall s | feeds/s | posts/s | peak RSS per worker MB "
-        "| CPU s per worker | load before → after |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| CPU s per worker | DB MB | load before → after |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for p in passes:
         rss = max(w.peak_rss_mb for w in p.processes)
         cpu = sum(w.cpu_s for w in p.processes) / len(p.processes)
         lines.append(
             f"| {p.backend} | {p.workers} | {p.name} | {p.wall_s:,.1f} | {p.feeds_per_s:,.1f} "
-            f"| {p.posts_per_s:,.0f} | {rss:,.0f} | {cpu:,.1f} "
+            f"| {p.posts_per_s:,.0f} | {rss:,.0f} | {cpu:,.1f} | {p.db_mb:,.0f} "
             f"| {p.load_before} → {p.load_after} |"
         )
     return "\n".join(lines)
