@@ -372,3 +372,43 @@ def test_the_fetch_log_is_pruned_by_age(store: Store, config: Config) -> None:
     job = prune_fetch_log(config)
     assert job.run(store, config) == 2
     assert [e.outcome for e in store.fetch_history(source.id)] == ["ok", "ok"]
+
+
+def test_a_worker_serves_its_own_metrics_and_logs_each_fetch(
+    server: FeedServer, store: Store, db_path: str
+) -> None:
+    store.add_source(server.feed("/w.rss", feed(1)), "Blog W", now=datetime.now(UTC))
+    env = {**os.environ, "TOWNSQUARE_ALLOW_NETWORKS": "127.0.0.1/32", "TOWNSQUARE_DB": db_path}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "townsquare", "worker", "--metrics-port", "0", "--idle", "0.2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stdout is not None
+        line = worker.stdout.readline()
+        assert line.startswith("Metrics at http://127.0.0.1:"), line
+        parts = urlsplit(line.split()[-1])
+
+        def fetched() -> float:
+            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+            conn.request("GET", parts.path)
+            found = metrics(conn.getresponse().read().decode())
+            conn.close()
+            return found.get(("townsquare_fetches_total", (("outcome", "ok"),)), 0)
+
+        wait_for(lambda: fetched() == 1)
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+    assert worker.returncode == 0
+    assert out == "Worker stopped after fetching 1 blog\n"
+    events = [json.loads(line) for line in err.splitlines()]
+    assert [(e["event"], e["outcome"], e["new"]) for e in events if e["event"] == "fetch"] == [
+        ("fetch", "ok", POSTS)
+    ]

@@ -249,6 +249,8 @@ def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, config: Config) -> int:
+    from . import logs, metrics
+
     async def work(ingest: Ingest) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -256,7 +258,16 @@ def cmd_worker(args: argparse.Namespace, config: Config) -> int:
             loop.add_signal_handler(signum, stop.set)
         return await ingest.work(stop, batch=args.batch, idle=args.idle, once=args.once)
 
+    logs.setup()
     with open_store(config.db) as store:
+        if args.metrics_port is not None:
+            try:
+                port = metrics.serve_process_metrics(config.host, args.metrics_port)
+            except OSError as exc:
+                raise InputError(
+                    f"cannot serve metrics on {config.host}:{args.metrics_port}: {exc.strerror}"
+                ) from None
+            print(f"Metrics at http://{config.host}:{port}/metrics", flush=True)
         ingest = Ingest(store, config)
         try:
             fetched = asyncio.run(work(ingest))
@@ -475,6 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="stop when no blog is due any more")
     p.add_argument("--batch", type=int, default=50, help="blogs claimed at a time (default 50)")
     p.add_argument("--idle", type=float, default=30.0, help="seconds to wait when nothing is due")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve this worker's own metrics at http://HOST:PORT/metrics (0: any free port)",
+    )
     p = command("posts", cmd_posts, "Show the newest posts.")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=20)

@@ -6,7 +6,8 @@ Two kinds, served together at ``/metrics``:
   latency, posts ingested and digests sent by *this* process since it started, and
   the process's own CPU and memory.  Counters start at zero when a process starts;
   Prometheus's ``rate()`` and ``increase()`` handle that.  Scrape every process
-  (each ``run`` or ``worker``) directly, not through a load balancer, and add them up.
+  (each ``run``, and each ``worker --metrics-port``) directly, not through a load
+  balancer, and add them up.
 - **From the store** (``StoreCollector``, read at each scrape): blogs by status, blogs
   due and overdue.  Every process gives the same figures, so one scrape
   of any of them will do.
@@ -23,6 +24,7 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -88,6 +90,13 @@ class StoreCollector(Collector):
             "Enabled blogs due for more than 15 minutes: the fetching is falling behind.",
             value=figures.overdue,
         )
+
+
+def serve_process_metrics(host: str, port: int) -> int:
+    """This process's metrics on their own small HTTP server (for ``townsquare worker``,
+    which serves no website); gives the port."""
+    httpd, _ = start_http_server(port, host, registry=PROCESS)
+    return int(httpd.server_port)
 
 
 def exposition(store: Store) -> bytes:

@@ -7,9 +7,13 @@
 A feature adds a periodic job by adding a function to ``JOBS``: given the settings it
 gives a ``Job`` (or None when the feature is switched off)::
 
+    def _daily(store: Store, config: Config) -> DigestReport:
+        report = send_digests(store, config, Frequency.DAILY)
+        metrics.digests_sent.inc(report.sent)
+        return report
+
     def daily_digests(config: Config) -> Job | None:
-        return Job("daily digests", daily_at(time(7, 0)),
-                   lambda store, config: send_digests(store, config, Frequency.DAILY))
+        return Job("daily digests", daily_at(time(7, 0)), _daily)
 
     JOBS = (prune_fetch_log, daily_digests)
 
