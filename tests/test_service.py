@@ -24,10 +24,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import FeedServer, Request, Response
-from helpers import Item, rss
+from helpers import Item, rss, run_pass
 from townsquare.config import Config
-from townsquare.service import Job, Scheduler, daily_at, every, weekly_at
+from townsquare.metrics import exposition
+from townsquare.service import Job, Scheduler, daily_at, every, prune_fetch_log, weekly_at
 from townsquare.store import Store, open_store
+from web.conftest import LiveSite
 
 POSTS = 3
 
@@ -202,8 +204,6 @@ def test_healthz_and_metrics(
 
 
 def test_due_and_overdue_blogs_are_counted(store: Store, config: Config) -> None:
-    from townsquare.metrics import exposition
-
     now = datetime.now(UTC)
     for n, due in enumerate((now - timedelta(hours=2), now - timedelta(minutes=1), now)):
         source = store.add_source(f"https://b{n}.example/feed", f"Blog {n}", now=now)
@@ -216,8 +216,6 @@ def test_due_and_overdue_blogs_are_counted(store: Store, config: Config) -> None
 
 
 def test_healthz_is_503_when_the_store_cannot_be_reached(config: Config) -> None:
-    from web.conftest import LiveSite
-
     store = open_store(config.db)
     site = LiveSite(config, store)
     try:
@@ -360,8 +358,6 @@ def test_a_turn_left_by_a_dead_process_is_taken_over_when_its_lease_ends(
 
 
 def test_the_fetch_log_is_pruned_by_age(store: Store, config: Config) -> None:
-    from townsquare.service import prune_fetch_log
-
     source = store.add_source("https://blog.example/feed", "Blog", now=MOMENT)
     for days in (1, 29, 31, 400):
         store.db.execute(
@@ -412,3 +408,23 @@ def test_a_worker_serves_its_own_metrics_and_logs_each_fetch(
     assert [(e["event"], e["outcome"], e["new"]) for e in events if e["event"] == "fetch"] == [
         ("fetch", "ok", POSTS)
     ]
+
+
+def test_web_processes_keep_nothing_that_matters(server: FeedServer, config: Config) -> None:
+    """Two web processes over one database (as behind a load balancer) show the same site,
+    before and after a third process stores new posts."""
+    stores = [open_store(config.db) for _ in range(2)]
+    sites = [LiveSite(config, s) for s in stores]
+    try:
+        before = [site.get("/").text for site in sites]
+        assert before[0] == before[1] and "Post 0 of blog 5" not in before[0]
+        with open_store(config.db) as writer:
+            writer.add_source(server.feed("/5.rss", feed(5)), "Blog 5", now=datetime.now(UTC))
+            run_pass(writer, config)
+        after = [site.get("/").text for site in sites]
+        assert after[0] == after[1] and "Post 0 of blog 5" in after[0]
+    finally:
+        for site in sites:
+            site.close()
+        for s in stores:
+            s.close()
