@@ -17,3 +17,6 @@ CREATE TABLE jobs (
 
 -- The fetch log is pruned by age every day.
 CREATE INDEX fetch_log_time ON fetch_log (fetched_at);
+
+-- Every claim looks for claims left by dead processes: only claimed rows are indexed.
+CREATE INDEX sources_claimed ON sources (claimed_by) WHERE claimed_by IS NOT NULL;
