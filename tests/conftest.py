@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, redirect_stderr, redirect_stdout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,12 +21,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from smtp_sink import Sink, SMTPServer
 from townsquare import cli
 from townsquare.config import Config, load
 from townsquare.store import Store, open_store
 from townsquare.store.db import connect
 
 DATA = Path(__file__).parent / "data"
+SRC = Path(__file__).parent.parent / "src"
+# Commands the tests start in their own processes run this checkout's code too.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p
+)
 FEEDS = DATA / "feeds"
 LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -247,3 +253,41 @@ def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL schema for one test, dropped afterwards."""
     with fresh_schema() as url:
         yield url
+
+
+# --- email (issue 7) ---------------------------------------------------------------------
+
+SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+
+
+@pytest.fixture(scope="session")
+def _smtp_server() -> Iterator[SMTPServer]:
+    server = SMTPServer(Sink())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(_smtp_server: SMTPServer) -> SMTPServer:
+    """A real SMTP server on 127.0.0.1 that keeps what it accepts (tests/smtp_sink.py).
+
+    One server for the session (starting one takes half a second); each test
+    gets it empty, with no special replies.
+    """
+    _smtp_server.sink.reset()
+    return _smtp_server
+
+
+@pytest.fixture
+def mail_config(config: Config, smtp: SMTPServer) -> Config:
+    """Settings that send email to the ``smtp`` server."""
+    return replace(
+        config,
+        base_url="https://townsquare.example/",
+        secret_key=SECRET,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_security="none",
+        smtp_from="Townsquare <digest@townsquare.example>",
+        smtp_timeout=10.0,
+    )

@@ -41,6 +41,16 @@ BAD = {
     "fetch_log_days": "0",
     "port": "65536",
     "page_size": "0",
+    "websub_hub": "ftp://hub.example/",
+    "websub_subscribe": "maybe",
+    "websub_lease": "30",
+    "secret_key": "too short",
+    "smtp_port": "0",
+    "smtp_security": "ssl",
+    "smtp_timeout": "0",
+    "smtp_from": "nobody",
+    "unsubscribe_address": "nobody at example.org",
+    "curator_email": "curator",
 }
 
 

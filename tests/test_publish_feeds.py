@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import feedparser
 import jsonschema
@@ -27,7 +28,7 @@ from townsquare.publish.xmlout import xml_text
 from townsquare.store import Store, open_store
 
 A = "{http://www.w3.org/2005/Atom}"
-ATOM_RNG = repo_root().parent / "shared" / "schemas" / "atom.rng"
+ATOM_RNG = Path(__file__).parent / "data" / "schemas" / "atom.rng"  # RFC 4287, appendix B
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)\Z")
 RFC822 = re.compile(
     r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "

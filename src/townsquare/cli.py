@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from . import __version__
 from .config import Config, default_value, load
@@ -28,12 +29,16 @@ from .ingest.clean import plain_text
 from .ingest.discover import discover
 from .ingest.fetch import Fetcher
 from .ingest.pipeline import Ingest, PassReport
-from .model import Post, Source
+from .model import Frequency, Post, Source
+from .notify.address import check_address
+from .notify.digest import DigestReport, send_digests
 from .opml import read_opml
 from .publish.opml import blogs_opml, category_opml
 from .publish.static_site import build_site
 from .store import Store, open_store
+from .store.websub import Subscription, SubscriptionState
 from .text import long_date
+from .websub import WebSub
 
 Handler = Callable[[argparse.Namespace, Config], int]
 
@@ -148,8 +153,13 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
 def cmd_remove(args: argparse.Namespace, config: Config) -> int:
     with open_store(config.db) as store:
         source = store.find_source(args.source)
+        pushed = store.subscription_of(source.id) is not None
         store.remove_source(source.id)
-    print(f"Removed blog {source.id}: {source.title} (and its posts)")
+        print(f"Removed blog {source.id}: {source.title} (and its posts)")
+        if pushed:
+            report = _with_websub(store, config, lambda w: w.subscriber.end_unwanted())
+            for line in report.failed:
+                print(f"  could not tell its hub to stop: {line}")
     return 0
 
 
@@ -415,6 +425,90 @@ def _port(args: argparse.Namespace, config: Config) -> int:
     return config.port if args.port is None else int(args.port)
 
 
+def _digest_line(r: DigestReport) -> str:
+    noun = f"{r.frequency.value} digest{'s' if r.sent != 1 else ''}"
+    return (
+        f"Sent {r.sent} {noun} for {r.period} in {r.seconds:.1f} s: {r.empty} with nothing new, "
+        f"{r.retry} to try again next run, {r.refused} refused ({r.paused} subscribers paused), "
+        f"{r.unknown} perhaps not delivered"
+    )
+
+
+def cmd_digest_send(args: argparse.Namespace, config: Config) -> int:
+    frequencies = [Frequency(args.frequency)] if args.frequency else list(Frequency)
+    reports = []
+    with open_store(config.db) as store:
+        for frequency in frequencies:
+            reports.append(
+                send_digests(
+                    store,
+                    config,
+                    frequency,
+                    progress=ProgressBar(f"Sending {frequency.value} digests"),
+                )
+            )
+    if args.json:
+        _print_json([{**asdict(r), "frequency": r.frequency.value} for r in reports])
+        return 0
+    for r in reports:
+        for line in r.errors:
+            print(f"  {line}")
+        if r.resolved:
+            print(
+                f"  {r.resolved} digest{'s' if r.resolved != 1 else ''} left by a stopped run "
+                "may have been delivered: they will not be sent again"
+            )
+        print(_digest_line(r))
+    return 0
+
+
+def cmd_digest_stats(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        counts = store.subscriber_counts()
+    if args.json:
+        _print_json(
+            {
+                "confirmed": {f.value: n for f, n in counts.confirmed.items()},
+                "all_categories": {f.value: n for f, n in counts.all_categories.items()},
+                "categories": {
+                    name: {f.value: n for f, n in by.items()}
+                    for name, by in counts.by_category.items()
+                },
+                "unconfirmed": counts.unconfirmed,
+                "paused": counts.paused,
+            }
+        )
+        return 0
+    rows = [
+        ("Everyone", counts.confirmed),
+        ("All categories", counts.all_categories),
+        *counts.by_category.items(),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"{'Subscribers':<{width}}  {'daily':>7}  {'weekly':>7}")
+    for name, by in rows:
+        print(f"{name:<{width}}  {by[Frequency.DAILY]:>7}  {by[Frequency.WEEKLY]:>7}")
+    print(f"\nNot confirmed yet: {counts.unconfirmed}.")
+    print(f"Paused after refused emails: {counts.paused}.")
+    return 0
+
+
+def cmd_digest_unsubscribe(args: argparse.Namespace, config: Config) -> int:
+    try:
+        _, key = check_address(args.address)
+    except InputError:
+        raise InputError(f"not an email address: {args.address!r}") from None
+    with open_store(config.db) as store:
+        subscriber = store.subscriber_by_address(key)
+        if subscriber is not None:
+            store.remove_subscriber(subscriber.id)
+    if subscriber is None:
+        print(f"No subscriber has the address {args.address!r}: nothing to do")
+    else:
+        print(f"Unsubscribed {args.address!r}: the address is forgotten")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     import ipaddress
 
@@ -433,6 +527,167 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         print(_fetch_summary(report))
         print(f"The demo database is {db}")
         return _serve_site(config, store, args.host or config.host, _port(args, config))
+
+
+T = TypeVar("T")
+
+
+def _with_websub(store: Store, config: Config, work: Callable[[WebSub], Awaitable[T]]) -> T:
+    async def run() -> T:
+        async with WebSub(store, config) as websub:
+            return await work(websub)
+
+    return asyncio.run(run())
+
+
+def cmd_websub_renew(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        report = _with_websub(store, config, lambda w: w.renew())
+    if report.not_asking and config.websub_subscribe:
+        print(f"Not asking blogs' hubs to push their posts: {report.not_asking}")
+    for line in report.failed:
+        print(f"  failed: {line}")
+    print(
+        f"WebSub subscriptions: {report.asked} asked of their hubs, {report.ended} ended, "
+        f"{len(report.failed)} failed"
+    )
+    return 0
+
+
+def cmd_websub_run(args: argparse.Namespace, config: Config) -> int:
+    async def work(websub: WebSub) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        print("Sending and receiving WebSub pushes (press Ctrl+C to stop)", flush=True)
+        await websub.run(stop)
+
+    with open_store(config.db) as store:
+        _with_websub(store, config, work)
+    print("Stopped")
+    return 0
+
+
+def _subscription_line(sub: Subscription, titles: dict[int, str]) -> str:
+    name = titles.get(sub.source_id or 0, "(a removed blog)")
+    if sub.state is SubscriptionState.ACTIVE and sub.lease_expires:
+        state = f"pushed until {long_date(sub.lease_expires)}"
+    elif sub.state is SubscriptionState.FAILED:
+        state = f"failed ({sub.last_error}); trying again on {long_date(sub.next_action_at)}"
+    elif sub.state is SubscriptionState.UNSUBSCRIBING:
+        state = "being ended"
+    else:
+        state = "asked, waiting for the hub to check with us"
+    return f"{name}: {state} <{sub.hub}>"
+
+
+def cmd_websub_status(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config.db) as store:
+        subs = store.subscriptions()
+        titles = {s.id: s.title for s in store.sources()}
+        ours = store.hub_subscriptions(datetime.now().astimezone())
+    if args.json:
+        _print_json(
+            {
+                "subscriptions": [
+                    {
+                        "source_id": s.source_id,
+                        "hub": s.hub,
+                        "topic": s.topic,
+                        "state": s.state.value,
+                        "lease_expires": _iso(s.lease_expires),
+                        "last_push_at": _iso(s.last_push_at),
+                        "last_error": s.last_error,
+                    }
+                    for s in subs
+                ],
+                "hub_subscriptions": [
+                    {"topic": h.topic, "callback": h.callback, "expires_at": _iso(h.expires_at)}
+                    for h in ours
+                ],
+            }
+        )
+        return 0
+    if not subs:
+        print("No blog's hub pushes its posts to this site yet.")
+    for sub in subs:
+        print(_subscription_line(sub, titles))
+    feeds = len({h.topic for h in ours})
+    print(
+        f"This site's hub: {len(ours)} subscription{'s' if len(ours) != 1 else ''} "
+        f"to {feeds} feed{'s' if feeds != 1 else ''}"
+    )
+    return 0
+
+
+def _read_password(username: str) -> str:
+    """The new password: asked twice on a terminal, else the first line of standard input
+    (never an argument, which other users of the machine could see)."""
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"Password for {username}: ")
+        if getpass.getpass("The same password again: ") != first:
+            raise InputError("the two passwords are not the same: nothing was changed")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_user(args: argparse.Namespace, config: Config) -> int:
+    from .curation.passwords import check_username, hash_password
+
+    now = datetime.now().astimezone()
+    with open_store(config.db) as store:
+        if args.action == "list":
+            curators = store.curators()
+            if not curators:
+                print("No curators yet. Add one with: townsquare user add USERNAME")
+            for c in curators:
+                last = long_date(c.last_login_at) if c.last_login_at else "never"
+                print(f"{c.username}  (added {long_date(c.created_at)}, last signed in {last})")
+            return 0
+        if not args.username:
+            raise InputError(f"give the username: townsquare user {args.action} USERNAME")
+        username = check_username(args.username)
+        if args.action == "remove":
+            store.remove_curator(username)
+            print(f"Removed the curator {username}")
+            return 0
+        if args.action == "add" and store.curator(username) is not None:
+            raise InputError(
+                f"there is already a curator called {username!r}: "
+                f"to change the password, run 'townsquare user password {username}'"
+            )
+        if args.action == "password" and store.curator(username) is None:
+            raise InputError(f"no such curator: {username!r}")
+        hashed = hash_password(_read_password(username))
+        if args.action == "add":
+            store.add_curator(username, hashed, now)
+            store.audit(username, "Curator account added on the command line", now)
+            print(f"Added the curator {username}: sign in at {config.base_url}admin/login")
+        else:
+            store.set_password(username, hashed)
+            store.audit(username, "Password changed on the command line", now)
+            print(f"Changed the password of {username}; their sessions have ended")
+    return 0
+
+
+def cmd_health_email(args: argparse.Namespace, config: Config) -> int:
+    from .curation.health_email import compose
+    from .curation.mail import message, send
+
+    with open_store(config.db) as store:
+        email = compose(store, config, datetime.now().astimezone())
+    if args.print:
+        print(f"Subject: {email.subject}\n\n{email.body}", end="")
+        return 0
+    to = args.to or config.curator_address
+    if not to:
+        raise InputError(
+            "no address to send the health email to: set curator_email, or give --to ADDRESS"
+        )
+    send(config, message(config, to, email.subject, email.body))
+    print(f"Sent the health email to {to}: {email.subject}")
+    return 0
 
 
 # --- wiring -----------------------------------------------------------------------------
@@ -492,6 +747,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PORT",
         help="serve this worker's own metrics at http://HOST:PORT/metrics (0: any free port)",
     )
+    p = sub.add_parser(
+        "websub",
+        help="WebSub: posts pushed to this site by blogs' hubs, and this site's own hub.",
+        description="WebSub: posts pushed to this site by blogs' hubs, and this site's own hub.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, handler, text in (
+        (
+            "renew",
+            cmd_websub_renew,
+            "Ask the hubs blogs name to push their posts, renew subscriptions before they end "
+            "and end those of removed blogs.",
+        ),
+        (
+            "run",
+            cmd_websub_run,
+            "Until stopped: send new posts to this site's subscribers (or tell its hub), "
+            "and renew subscriptions.",
+        ),
+        ("status", cmd_websub_status, "List the subscriptions, both ways."),
+    ):
+        action = actions.add_parser(name, help=text, description=text)
+        action.set_defaults(handler=handler)
+        if name == "status":
+            action.add_argument("--json", action="store_true")
     p = command("posts", cmd_posts, "Show the newest posts.")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=20)
@@ -532,6 +812,43 @@ def build_parser() -> argparse.ArgumentParser:
         "Serve the bundled sample blogs on 127.0.0.1, fetch them, then serve the website.",
     )
     _listen_arguments(p)
+    p = command(
+        "user",
+        cmd_user,
+        "Manage curator accounts: the password is asked for (or read from standard input).",
+    )
+    p.add_argument("action", choices=["add", "password", "remove", "list"])
+    p.add_argument("username", nargs="?")
+    p = command(
+        "health-email",
+        cmd_health_email,
+        "Email the curator the blogs failing for a week or silent for six months (run weekly).",
+    )
+    p.add_argument("--to", metavar="ADDRESS", help="send it here (default: curator_email)")
+    p.add_argument("--print", action="store_true", help="print it instead of sending it")
+
+    digest = sub.add_parser("digest", help="Email digests: send them, count subscribers.")
+    digest_sub = digest.add_subparsers(dest="digest_command", metavar="COMMAND", required=True)
+    p = digest_sub.add_parser(
+        "send",
+        help="Send this period's digests; safe to run again.",
+        description="Send the digests due now: daily ones for today (UTC), weekly ones for "
+        "this ISO week. Running it again sends only what is still to send.",
+    )
+    p.set_defaults(handler=cmd_digest_send)
+    p.add_argument("--frequency", choices=[f.value for f in Frequency], help="default: both")
+    p.add_argument("--json", action="store_true")
+    p = digest_sub.add_parser(
+        "stats", help="Count subscribers by frequency and category (no addresses)."
+    )
+    p.set_defaults(handler=cmd_digest_stats)
+    p.add_argument("--json", action="store_true")
+    p = digest_sub.add_parser(
+        "unsubscribe",
+        help="Unsubscribe an address by hand (for requests sent by email).",
+    )
+    p.set_defaults(handler=cmd_digest_unsubscribe)
+    p.add_argument("address")
     return parser
 
 

@@ -8,6 +8,7 @@ default.  A bad value raises ``ConfigError`` quoting the key and the value.
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import os
 import tomllib
@@ -72,6 +73,53 @@ def _seconds(raw: object) -> float:
 
 def _str(raw: object) -> str:
     return str(raw).strip()
+
+
+def _hub(raw: object) -> str:
+    text = str(raw).strip()
+    if text.lower() in ("self", "none"):
+        return text.lower()
+    if not text.startswith(("https://", "http://")) or " " in text:
+        raise ValueError("expected 'self', 'none' or a hub's http(s) address")
+    return text
+
+
+def _lease(raw: object) -> int:
+    value = _int(raw)
+    if value < 60:
+        raise ValueError("expected a number of seconds of 60 or more")
+    return value
+
+
+def _mail_port(raw: object) -> int:
+    value = _int(raw)
+    if not 1 <= value <= 65535:
+        raise ValueError("expected a port number from 1 to 65535")
+    return value
+
+
+def _choice(*allowed: str) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        text = str(raw).strip().lower()
+        if text not in allowed:
+            raise ValueError("expected one of " + ", ".join(allowed))
+        return text
+
+    return parse
+
+
+def _mailbox(raw: object) -> str:
+    text = str(raw).strip()
+    if text and "@" not in email.utils.parseaddr(text)[1]:
+        raise ValueError("expected an email address, like 'Townsquare <digest@example.org>'")
+    return text
+
+
+def _secret(raw: object) -> str:
+    text = str(raw).strip()
+    if text and len(text) < 32:
+        raise ValueError("expected at least 32 random characters")
+    return text
 
 
 def _networks(raw: object) -> tuple[Network, ...]:
@@ -178,6 +226,86 @@ SETTINGS: tuple[Setting, ...] = (
         "Days each fetch is kept in a blog's fetch history; older ones are forgotten every day.",
     ),
     Setting("feed_items", _count, 50, "How many of the newest posts each published feed holds."),
+    Setting(
+        "websub_hub",
+        _hub,
+        "self",
+        "The WebSub hub our feeds name, so feed readers hear of new posts at once: 'self' "
+        "(Townsquare is its own hub, at <base_url>websub/hub), a hub's address (Townsquare "
+        "tells it when new posts arrive) or 'none'.",
+    ),
+    Setting(
+        "websub_subscribe",
+        _bool,
+        True,
+        "Subscribe to the WebSub hubs blogs name, so their posts arrive at once; needs a "
+        "base_url the hubs can reach.",
+    ),
+    Setting(
+        "websub_lease",
+        _lease,
+        604800,
+        "Seconds a WebSub subscription lasts before it is renewed: asked of other hubs, and "
+        "given by ours when a subscriber asks for none.",
+    ),
+    Setting(
+        "secret_key",
+        _secret,
+        "",
+        "At least 32 random characters that sign the links in emails. Keep it secret: "
+        "changing it stops every link in emails already sent from working.",
+        secret=True,
+    ),
+    Setting(
+        "smtp_host",
+        _str,
+        "",
+        "The mail server that sends digests and confirmation emails. No email is sent "
+        "while this is empty.",
+    ),
+    Setting(
+        "smtp_port", _mail_port, 587, "The mail server's port (587 for starttls, 465 for tls)."
+    ),
+    Setting(
+        "smtp_security",
+        _choice("starttls", "tls", "none"),
+        "starttls",
+        "starttls, tls, or none (only for a mail server on this machine).",
+    ),
+    Setting("smtp_username", _str, "", "The login for the mail server, if it needs one."),
+    Setting("smtp_password", _str, "", "The password for the mail server login.", secret=True),
+    Setting("smtp_timeout", _float, 30.0, "Seconds to wait for the mail server at each step."),
+    Setting(
+        "smtp_from",
+        _mailbox,
+        "",
+        "The sender of every email, for example 'Townsquare <digest@example.org>'.",
+    ),
+    Setting(
+        "unsubscribe_address",
+        _mailbox,
+        "",
+        "Where mail clients send unsubscribe requests by email (List-Unsubscribe mailto). "
+        "Default: the smtp_from address.",
+    ),
+    Setting(
+        "dkim_private_key",
+        _str,
+        "",
+        "A PEM file with the RSA private key that DKIM-signs every email. No signing "
+        "while this is empty.",
+    ),
+    Setting("dkim_selector", _str, "townsquare", "The DKIM selector: its DNS record's name."),
+    Setting(
+        "dkim_domain", _str, "", "The domain of the DKIM signature. Default: smtp_from's domain."
+    ),
+    Setting(
+        "curator_email",
+        _mailbox,
+        "",
+        "Where the weekly health email goes (default: the contact setting, when it is an "
+        "email address).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -207,10 +335,36 @@ class Config:
     claim_lease: int
     fetch_log_days: int
     feed_items: int
+    websub_hub: str
+    websub_subscribe: bool
+    websub_lease: int
+    secret_key: str
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_username: str
+    smtp_password: str
+    smtp_timeout: float
+    smtp_from: str
+    unsubscribe_address: str
+    dkim_private_key: str
+    dkim_selector: str
+    dkim_domain: str
+    curator_email: str
 
     @property
     def user_agent(self) -> str:
         return f"Townsquare/{__version__} (+{self.base_url})"
+
+    @property
+    def curator_address(self) -> str:
+        """Where mail for the curator goes: ``curator_email``, else ``contact`` if an address."""
+        if self.curator_email:
+            return self.curator_email
+        contact = self.contact
+        if "@" in contact and " " not in contact and "://" not in contact:
+            return contact.removeprefix("mailto:")
+        return ""
 
 
 def default_value(name: str) -> object:

@@ -8,9 +8,11 @@ and the website show its message, never a traceback::
     ├── StoreError              the database cannot be opened or written
     │   └── NotFoundError       no such source, post or category
     │       ├── SourceNotFoundError
-    │       └── CategoryNotFoundError
+    │       ├── CategoryNotFoundError
+    │       └── PostGoneError   the curator took the post down
     ├── SourceExistsError       the feed is already listed
     ├── InputError              something a person typed is not usable
+    ├── MailError               email cannot be sent: not set up, or the mail server failed
     └── FeedError               a feed could not be fetched or read
         ├── BlockedAddressError the address is not allowed (private network)
         ├── FetchError          network or HTTP failure
@@ -57,6 +59,13 @@ class CategoryNotFoundError(NotFoundError):
         super().__init__(f"no such category: {key!r}")
 
 
+class PostGoneError(NotFoundError):
+    """A post the site no longer shows (taken down, or left out by a filter)."""
+
+    def __init__(self, post_id: int) -> None:
+        super().__init__(f"post {post_id} has been removed from this site")
+
+
 class SourceExistsError(TownsquareError):
     def __init__(self, url: str, title: str) -> None:
         super().__init__(f"blog already listed: {url!r} is '{title}'")
@@ -64,6 +73,10 @@ class SourceExistsError(TownsquareError):
 
 class InputError(TownsquareError):
     """Something typed on the command line or in a form is not usable."""
+
+
+class MailError(TownsquareError):
+    """Email cannot be sent: it is not set up, or the mail server cannot be used."""
 
 
 class FeedError(TownsquareError):

@@ -1,7 +1,7 @@
 """The data that flows through Townsquare, named by the stage that made it.
 
     Source ──due──▶ FetchResult ──parse──▶ ParsedFeed[ParsedEntry]
-                                               │ clean
+                                               │ clean, then extract and filter
                                                ▼
                                           CleanPost ──store──▶ Post
 
@@ -97,9 +97,43 @@ class ParsedFeed:
     self_link: str | None = None
 
 
+class FilterAction(enum.StrEnum):
+    INCLUDE = "include"  # only posts that match are shown
+    EXCLUDE = "exclude"  # posts that match are left out
+
+
+class FilterField(enum.StrEnum):
+    TITLE = "title"
+    TEXT = "text"  # the title or the post's text
+    TAGS = "tags"  # the post's own categories or tags, as the feed gives them
+
+
+@dataclass(frozen=True, slots=True)
+class PostFilter:
+    """A curator's rule for which of a blog's posts the site shows."""
+
+    id: int
+    source_id: int
+    action: FilterAction
+    field: FilterField
+    words: tuple[str, ...]  # any one of them matches (whole words, any case)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Why a filter leaves a post out."""
+
+    filter_id: int
+    reason: str  # in plain words, shown on the blog's status page
+
+
 @dataclass(frozen=True, slots=True)
 class CleanPost:
-    """An entry after ``clean``: plain text where text is meant, safe HTML."""
+    """An entry after ``clean``: plain text where text is meant, safe HTML.
+
+    ``extract`` may replace ``content_html`` with the whole article from the
+    post's page (sanitised the same way); ``filter`` sets ``left_out``.
+    """
 
     guid: str | None
     link: str | None  # absolute http(s), or None
@@ -111,7 +145,8 @@ class CleanPost:
     content_html: str  # sanitised
     summary_html: str  # sanitised
     categories: tuple[str, ...]  # plain text tags from the feed
-    content_hash: str  # changes when the post is edited
+    content_hash: str  # changes when the post is edited (the feed's version, even if extracted)
+    left_out: Verdict | None = None  # set by the filter stage: why the site does not show it
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +177,11 @@ class Source:
     retry_after: datetime | None = None
     activity_since: datetime | None = None  # the blog's rhythm: activity_posts posts since then
     activity_posts: int = 0
+    hub_url: str | None = None  # the WebSub hub its feed advertises
+    topic_url: str | None = None  # the feed's own address, as it names it for the hub
+    push_until: datetime | None = None  # a hub pushes its posts until then (polled daily)
+    extract_full: bool = False  # fetch each post's page for the whole article
+    retired: bool = False  # deleted by the curator with its posts kept: no longer listed
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +236,8 @@ class FetchState:
     site_url: str | None = None  # learnt from the feed, when the source had none
     activity_since: datetime | None = None  # the blog's rhythm, for its next interval
     activity_posts: int = 0
+    hub_url: str | None = None  # the WebSub hub the feed advertises, if any
+    topic_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,3 +247,64 @@ class SaveCounts:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+
+
+class Frequency(enum.StrEnum):
+    """How often a subscriber gets a digest."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where one digest (one subscriber, one period) has got to."""
+
+    PENDING = "pending"  # planned, not tried yet
+    SENDING = "sending"  # claimed just before SMTP DATA; left behind only by a crash
+    SENT = "sent"
+    TEMP_FAILED = "temp_failed"  # a 4xx answer: tried again on the next run
+    FAILED = "failed"  # a 5xx answer: counted against the subscriber
+    EMPTY = "empty"  # nothing new: nothing sent
+    SUPERSEDED = "superseded"  # never sent; a later period's digest took its posts
+    UNKNOWN = "unknown"  # a run stopped during DATA: perhaps delivered, never sent again
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """Someone who asked for email digests (confirmed or not yet)."""
+
+    id: int
+    address: str
+    frequency: Frequency
+    category_ids: tuple[int, ...] | None  # None: every category
+    link_key: str  # random; signed into every link, replaced to revoke old links
+    created_at: datetime
+    confirmed_at: datetime | None
+    paused_at: datetime | None
+    paused_reason: str | None
+    permanent_failures: int
+    digest_through: datetime | None  # posts first seen up to here were in a digest
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One digest to send: a subscriber, a period and the posts it covers."""
+
+    id: int
+    period: str  # '2026-11-24' (daily) or '2026-W48' (weekly)
+    status: DeliveryStatus
+    covers_from: datetime  # posts first seen after this ...
+    covers_until: datetime  # ... and up to this
+    attempts: int
+    subscriber: Subscriber
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberCounts:
+    """How many people get digests; never who."""
+
+    confirmed: dict[Frequency, int]
+    all_categories: dict[Frequency, int]  # of the confirmed, those who take every category
+    by_category: dict[str, dict[Frequency, int]]  # category name -> frequency -> count
+    unconfirmed: int
+    paused: int

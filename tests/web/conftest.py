@@ -5,23 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from conftest import BACKEND, fresh_schema
 from townsquare.config import Config, load
+from townsquare.curation.passwords import hash_password
 from townsquare.demo.server import add_sample_blogs, serve_samples
 from townsquare.ingest.pipeline import Ingest
 from townsquare.store import Store, open_store
 from townsquare.web import create_app
 from townsquare.web.serve import address, bind, server
+
+from .client import Client
 
 
 @dataclass
@@ -118,3 +124,52 @@ def demo_site(demo_config: Config, demo_store: Store) -> Iterator[LiveSite]:
     site = LiveSite(demo_config, demo_store)
     yield site
     site.close()
+
+
+# --- the admin area -------------------------------------------------------------------
+
+CURATOR = "ada"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def samples_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample blogs ingested once, with a curator; each test gets a copy."""
+    path = tmp_path_factory.mktemp("samples") / "samples.db"
+    config = site_config(str(path))
+    with open_store(config.db) as store:
+        ingest_samples(store, config)
+        store.add_curator(CURATOR, hash_password(PASSWORD), datetime.now(UTC))
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@dataclass
+class Curated:
+    """A website of its own over a copy of the sample blogs, with curator 'ada'."""
+
+    config: Config
+    store: Store
+    site: LiveSite
+
+    def client(self) -> Client:
+        return Client(self.site.url)
+
+    def signed_in(self) -> Client:
+        client = self.client()
+        assert client.sign_in(CURATOR, PASSWORD).status == 303
+        return client
+
+
+@pytest.fixture
+def curated(tmp_path: Path, samples_db: Path) -> Iterator[Curated]:
+    db = tmp_path / "site.db"
+    shutil.copy(samples_db, db)
+    config = site_config(
+        str(db), site_name="Public sector blogs", base_url="http://blogs.example.org/"
+    )
+    with open_store(config.db) as store:
+        site = LiveSite(config, store)
+        yield Curated(config, store, site)
+        site.close()

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
 
-from ..model import CleanPost, ParsedEntry, ParsedFeed
+from ..model import CleanPost, FetchResult, ParsedEntry, ParsedFeed
 
 MAX_TITLE = 1000
 MAX_NAME = 200
@@ -302,3 +302,22 @@ def feed_title(feed: ParsedFeed, fallback: str) -> str:
 
 def feed_site(feed: ParsedFeed, feed_url: str) -> str | None:
     return safe_url(feed.link, feed_url)
+
+
+MAX_HUB_URL = 2000
+
+
+def feed_hub(feed: ParsedFeed, result: FetchResult) -> tuple[str, str] | None:
+    """The WebSub hub a feed advertises and the topic to ask it for, or None.
+
+    ``Link`` headers win over links inside the feed (WebSub, section 4); the
+    topic is the feed's ``rel="self"``, else the address it was fetched from.
+    """
+    hubs = [safe_url(h) for h in result.hub_links or feed.hub_links]
+    hub = next((h for h in hubs if h and len(h) <= MAX_HUB_URL), None)
+    if hub is None:
+        return None
+    topic = safe_url(result.self_link or feed.self_link)
+    if topic is None or len(topic) > MAX_HUB_URL:
+        topic = result.final_url
+    return hub, topic

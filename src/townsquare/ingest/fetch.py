@@ -4,7 +4,8 @@ Conditional GET (ETag, Last-Modified), compression, at most five redirect
 hops followed by hand so that every hop passes the network guard, a cap on
 the body after decompression, and one deadline for the whole fetch.  Every
 failure becomes a ``FetchResult`` with a message for the curator; nothing
-here raises for a bad feed.
+here raises for a bad feed.  ``Fetcher.send`` is the same guarded client for
+requests that are not feed fetches (WebSub's).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import email.utils
 import re
 import socket
 import ssl
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
@@ -105,6 +107,27 @@ def _size(limit: int) -> str:
     return f"{limit / 1_000_000:g} MB"
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to a request that is not a feed fetch (``Fetcher.send``)."""
+
+    status: int | None  # None: no answer came
+    body: bytes = b""  # its first bytes only
+    error: str | None = None  # why no answer came, for the curator
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    def describe(self) -> str:
+        """What happened, in words: 'the server answered 404 ...' or the error."""
+        if self.status is None:
+            return self.error or "no answer"
+        text = self.body[:200].decode("utf-8", "replace").strip()
+        said = f": {' '.join(text.split())}" if text else ""
+        return f"the server answered {self.status}{said}"
+
+
 class _FetchFailedError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -154,6 +177,46 @@ class Fetcher:
             return self._failed(url, redirects, message, None)
         except _FetchFailedError as exc:
             return self._failed(url, redirects, exc.message, exc.status)
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        limit: int = 65_536,
+    ) -> Reply:
+        """One request that is not a feed fetch (WebSub subscriptions, checks and
+        deliveries): the same guard and deadline, no redirects followed, and only the
+        first ``limit`` bytes of the answer read.  Never raises for network trouble."""
+        assert self._session is not None, "use 'async with Fetcher(...)'"
+        try:
+            async with asyncio.timeout(self.config.fetch_timeout):
+                self._check_url(url)
+                async with self._session.request(
+                    method, url, data=body, headers=headers or {}, allow_redirects=False
+                ) as resp:
+                    peer = peer_address(resp.connection)
+                    if peer is not None and not is_allowed(peer, self.config.allow_networks):
+                        return Reply(None, error=str(refusal(peer)))
+                    data = b""
+                    while len(data) < limit:
+                        chunk = await resp.content.read(limit - len(data))
+                        if not chunk:
+                            break
+                        data += chunk
+                    return Reply(resp.status, data)
+        except TimeoutError:
+            return Reply(None, error=f"no answer within {self.config.fetch_timeout:g} seconds")
+        except _FetchFailedError as exc:
+            return Reply(None, error=exc.message)
+        except BlockedAddressError as exc:
+            return Reply(None, error=str(exc))
+        except aiohttp.ClientConnectorError as exc:
+            return Reply(None, error=self._connect_error(exc))
+        except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
+            return Reply(None, error=f"the connection failed: {exc}")
 
     def _failed(
         self, url: str, redirects: list[Redirect], message: str, status: int | None

@@ -1,12 +1,16 @@
 """The ingest pipeline, the one path every post takes:
 
-    due | fetch | parse | clean | store
+    due | fetch | parse | clean | extract | filter | store
 
 - **due**: the store hands out the enabled sources whose time has come, as
   claims with a lease, so several workers never fetch one source at once.
 - **fetch**: ``Fetcher`` brings a ``FetchResult`` (many at once, politely).
 - **parse**: ``parse_feed`` turns the body into a ``ParsedFeed``.
 - **clean**: ``clean_feed`` turns its entries into ``CleanPost`` values.
+- **extract**: for blogs set to it, the whole article is fetched from each
+  new or changed post's page and cleaned the same way (``extract``).
+- **filter**: the blog's rules mark the posts the site leaves out
+  (``filter``); they are stored, hidden, with the reason.
 - **store**: ``Store.save_fetch`` writes the posts, the source's new state
   (decided by ``schedule.decide``) and a log line in one transaction.
 
@@ -42,16 +46,18 @@ from datetime import UTC, datetime, timedelta
 from .. import metrics
 from ..config import Config
 from ..errors import ParseError
-from ..model import CleanPost, FetchOutcome, FetchResult, SaveCounts, Source
+from ..model import CleanPost, FetchOutcome, FetchResult, PostFilter, SaveCounts, Source
 from ..store import FetchLogEntry, Store
 from ..store.claims import new_owner
-from .clean import clean_feed, feed_site
+from .clean import clean_feed, feed_hub, feed_site
+from .extract import MAX_PAGES, article_html, is_article_page, with_article
 from .fetch import Fetcher
+from .filter import filter_posts
 from .parse import parse_feed
 from .schedule import decide, pace_by_host
 
 Progress = Callable[[int, int], None]
-log = logging.getLogger("townsquare.fetch")
+logger = logging.getLogger("townsquare.fetch")
 
 PROCESSES_FROM = 16  # sources in a pass before parsing moves to worker processes
 PASS_LEASE = timedelta(hours=1)  # a one-off pass claims every due source at once
@@ -95,15 +101,23 @@ class PassReport:
         return sum(1 for r in self.sources if r.error is not None)
 
 
-def parse_and_clean(
-    result: FetchResult, now: datetime
-) -> tuple[list[CleanPost], str | None, str | None]:
-    """parse | clean for one body: (posts, site URL, parse error)."""
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    """What parse | clean made of one body."""
+
+    posts: list[CleanPost]
+    site_url: str | None = None
+    hub: tuple[str, str] | None = None  # the WebSub hub and topic it advertises
+    error: str | None = None  # why it could not be parsed
+
+
+def parse_and_clean(result: FetchResult, now: datetime) -> Cleaned:
+    """parse | clean for one body."""
     try:
         feed = parse_feed(result.body, result.final_url, result.content_type)
     except ParseError as exc:
-        return [], None, str(exc)
-    return clean_feed(feed, now), feed_site(feed, result.final_url), None
+        return Cleaned([], error=str(exc))
+    return Cleaned(clean_feed(feed, now), feed_site(feed, result.final_url), feed_hub(feed, result))
 
 
 class Ingest:
@@ -199,7 +213,7 @@ class Ingest:
         finally:
             stopping.cancel()
             if not batch.done():
-                log.info("abandoned", extra={"fields": {"sources": len(due)}})
+                logger.info("abandoned", extra={"fields": {"sources": len(due)}})
                 batch.cancel()
         await asyncio.wait({batch})
         if not batch.cancelled():
@@ -231,6 +245,7 @@ class Ingest:
         # One slot per source from fetch to store: bodies waiting for a CPU
         # count too, so memory stays flat however many sources are due.
         limit = asyncio.Semaphore(max(1, self.config.fetch_concurrency))
+        rules = self.store.filters_for(s.id for s in due)
         async with Fetcher(self.config) as fetcher:
 
             async def one(source: Source, delay: float) -> None:
@@ -245,7 +260,10 @@ class Ingest:
                         source.url, etag=source.etag, last_modified=source.last_modified
                     )
                     took = time.monotonic() - began
-                    outcome = await self.ingest_result(source, result, duration_ms=int(took * 1000))
+                    outcome = await self.ingest_result(
+                        source, result, duration_ms=int(took * 1000), fetcher=fetcher,
+                        rules=rules.get(source.id, []),
+                    )  # fmt: skip
                 _record(outcome, result, took)
                 report.sources.append(outcome)
                 done += 1
@@ -259,16 +277,36 @@ class Ingest:
         return report
 
     async def ingest_result(
-        self, source: Source, result: FetchResult, *, duration_ms: int = 0
+        self,
+        source: Source,
+        result: FetchResult,
+        *,
+        duration_ms: int = 0,
+        fetcher: Fetcher | None = None,
+        rules: list[PostFilter] | None = None,
     ) -> SourceReport:
-        """parse | clean | store for one fetched (or pushed) body."""
+        """parse | clean | extract | filter | store for one fetched (or pushed) body.
+
+        ``rules`` are the blog's filters (read from the store when not given);
+        ``fetcher`` fetches articles' pages (a new one is opened when needed).
+        """
         now = datetime.now(UTC)
-        posts: list[CleanPost] = []
-        site_url = parse_error = None
+        cleaned = Cleaned([])
+        loop = asyncio.get_running_loop()
         if result.outcome is FetchOutcome.OK:
-            posts, site_url, parse_error = await asyncio.get_running_loop().run_in_executor(
-                self._pool, parse_and_clean, result, now
-            )
+            cleaned = await loop.run_in_executor(self._pool, parse_and_clean, result, now)
+        posts, parse_error = cleaned.posts, cleaned.error
+        if posts and source.extract_full:
+            if fetcher is None:
+                async with Fetcher(self.config) as own:
+                    posts = await self._extract(own, source, posts)
+            else:
+                posts = await self._extract(fetcher, source, posts)
+        if posts:
+            if rules is None:
+                rules = self.store.filters_of(source.id)
+            if rules:
+                posts = await loop.run_in_executor(self._threads, filter_posts, posts, rules)
         state = decide(
             source,
             result,
@@ -276,8 +314,13 @@ class Ingest:
             interval=timedelta(seconds=self.config.poll_interval),
             rng=self.rng,
             parse_error=parse_error,
-            site_url=site_url,
-            published=[p.published for p in posts] if result.outcome is FetchOutcome.OK else None,
+            site_url=cleaned.site_url,
+            hub=cleaned.hub,
+            published=(
+                [p.published for p in cleaned.posts]
+                if result.outcome is FetchOutcome.OK
+                else None
+            ),
         )
         error = state.last_error
         log = FetchLogEntry(
@@ -302,6 +345,33 @@ class Ingest:
         )
 
 
+    async def _extract(
+        self, fetcher: Fetcher, source: Source, posts: list[CleanPost]
+    ) -> list[CleanPost]:
+        """Each new or changed post with its whole article, from its own page."""
+        known = self.store.known_hashes(source.id, [p.content_hash for p in posts])
+        wanted = [i for i, p in enumerate(posts) if p.link and p.content_hash not in known]
+        loop = asyncio.get_running_loop()
+
+        async def one(post: CleanPost) -> CleanPost:
+            assert post.link is not None
+            page = await fetcher.fetch(post.link)
+            if not is_article_page(page):
+                return post
+            html = await loop.run_in_executor(
+                self._threads, article_html, page.body, page.final_url
+            )
+            return with_article(post, html) if html else post
+
+        out = list(posts)
+        chosen = wanted[:MAX_PAGES]
+        for i, extracted in zip(
+            chosen, await asyncio.gather(*(one(posts[i]) for i in chosen)), strict=True
+        ):
+            out[i] = extracted
+        return out
+
+
 def _record(report: SourceReport, result: FetchResult, seconds: float) -> None:
     """One fetch: its log record and the process's metrics."""
     metrics.fetches.labels(report.outcome).inc()
@@ -318,4 +388,4 @@ def _record(report: SourceReport, result: FetchResult, seconds: float) -> None:
         "updated": report.updated,
         "error": report.error,
     }
-    log.info("fetch", extra={"fields": fields})
+    logger.info("fetch", extra={"fields": fields})

@@ -10,7 +10,8 @@
   the feed goes stale.
 - ``pace_by_host``: when each fetch of a batch may start, so that fetches to one host
   start at least a set gap apart.
-- ``decide``: the source's new fetch state after one fetch.
+- ``decide``: the source's new fetch state after one fetch; a source whose
+  hub pushes its posts (WebSub) is polled daily while the push lasts.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..model import FetchOutcome, FetchResult, FetchState, Redirect, Source, Sou
 
 FIRST_BACKOFF = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=24)
+PUSHED_INTERVAL = timedelta(hours=24)  # polling a blog whose hub pushes its posts
 REDIRECT_CONFIRMATIONS = 2
 JITTER = 0.1
 MIN_INTERVAL = timedelta(minutes=15)
@@ -143,11 +145,13 @@ def decide(
     parse_error: str | None = None,
     site_url: str | None = None,
     published: Sequence[datetime | None] | None = None,
+    hub: tuple[str, str] | None = None,
 ) -> FetchState:
     """The source's fetch state after ``result`` (and parsing it, if it had a body).
 
     ``interval`` is for a blog whose rhythm is not known; ``published`` holds the dates
     of the posts just read (None when no feed was read), which tell the rhythm.
+    ``hub`` is the WebSub hub and topic the body advertised, if it had a body.
     """
     success = result.outcome in (FetchOutcome.OK, FetchOutcome.NOT_MODIFIED) and parse_error is None
     failures = 0 if success else source.consecutive_failures + 1
@@ -175,6 +179,10 @@ def decide(
             rng,
             fresh=freshness(result.max_age, result.expires, now),
         )
+        if source.push_until is not None and source.push_until > now:
+            # Its hub pushes new posts: poll daily, and as usual once the push lapses.
+            pushed = now + min(jittered(PUSHED_INTERVAL, rng), MAX_INTERVAL)
+            next_due = max(next_due, min(pushed, source.push_until))
     elif result.outcome is FetchOutcome.GONE:
         status = SourceStatus.GONE
         enabled, disabled_reason = False, "gone"
@@ -187,8 +195,10 @@ def decide(
             next_due = max(next_due, retry_after)
 
     etag, last_modified = source.etag, source.last_modified
+    hub_url, topic_url = source.hub_url, source.topic_url
     if result.outcome is FetchOutcome.OK and parse_error is None:
         etag, last_modified = result.etag, result.last_modified
+        hub_url, topic_url = hub or (None, None)
     return FetchState(
         status=status,
         http_status=result.status,
@@ -208,4 +218,6 @@ def decide(
         site_url=site_url,
         activity_since=rhythm.since if rhythm else None,
         activity_posts=rhythm.posts if rhythm else 0,
+        hub_url=hub_url,
+        topic_url=topic_url,
     )

@@ -2,7 +2,7 @@
 
 ``Document.is_fresh`` answers a conditional GET (RFC 9110, section 13):
 ``If-None-Match`` wins when given; ``If-Modified-Since`` counts only
-without it.
+without it.  A feed's ``Link`` header names its WebSub hub and itself.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class Document:
     body: bytes
     content_type: str  # with its charset
     last_modified: datetime | None = None
+    link: str | None = None  # a Link header: a feed's WebSub hub and its own address
     etag: str = field(init=False)  # strong, from the bytes: same bytes, same ETag
 
     def __post_init__(self) -> None:
@@ -38,10 +39,12 @@ class Document:
 
     @property
     def headers(self) -> dict[str, str]:
-        """Content-Type, ETag and (when known) Last-Modified."""
+        """Content-Type, ETag and (when known) Last-Modified and Link."""
         out = {"Content-Type": self.content_type, "ETag": self.etag}
         if self.last_modified is not None:
             out["Last-Modified"] = http_date(self.last_modified)
+        if self.link is not None:
+            out["Link"] = self.link
         return out
 
     def is_fresh(self, if_none_match: str | None, if_modified_since: str | None) -> bool:

@@ -10,7 +10,9 @@ its feed gave none), title, author (the blog's name when the post gives
 none), published and updated dates, the post's clean HTML ending with
 "Original source – <blog name>" linked to the post (or, for a blog that asked
 for excerpts, a short excerpt and "Continue reading on <blog name>"), and the
-blog as its source.  An item's id is a tag: URI made from the site's host,
+blog as its source.  Every feed names its WebSub hub (``websub_hub``) in the
+feed and in its ``Link`` header, so readers can hear of new posts at once.
+An item's id is a tag: URI made from the site's host,
 the day we first saw the post and its number, so it never changes, even when
 the post is edited.
 
@@ -35,7 +37,7 @@ from ..ingest.clean import plain_text
 from ..model import Post, Source
 from ..store import Store
 from .document import Document, http_date, utc
-from .paths import FeedFormat, FeedScope, post_path
+from .paths import HUB_PATH, FeedFormat, FeedScope, post_path
 from .xmlout import add, xml_bytes
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -58,6 +60,7 @@ class FeedContent:
     description: str
     posts: Sequence[Post]  # newest first
     sources: Mapping[int, Source]  # at least the blogs of ``posts``
+    hub: str | None = None  # the WebSub hub that announces its new posts
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -111,7 +114,18 @@ def load_feed(
     missing = {p.source_id for p in posts} - known.keys()  # all, or any added since
     if missing:
         known = {**known, **store.sources_by_ids(missing)}
-    return FeedContent(scope, config.base_url, title, description, posts, known)
+    return FeedContent(
+        scope, config.base_url, title, description, posts, known, hub=hub_url(config)
+    )
+
+
+def hub_url(config: Config) -> str | None:
+    """The WebSub hub our feeds name: our own, another, or none (``websub_hub``)."""
+    if config.websub_hub == "none":
+        return None
+    if config.websub_hub == "self":
+        return config.base_url + HUB_PATH
+    return config.websub_hub
 
 
 def render_feed(feed: FeedContent, fmt: FeedFormat) -> Document:
@@ -120,7 +134,11 @@ def render_feed(feed: FeedContent, fmt: FeedFormat) -> Document:
     updated = max((i.updated for i in items), default=EMPTY_FEED_UPDATED)
     render = {FeedFormat.ATOM: _atom, FeedFormat.RSS: _rss, FeedFormat.JSON: _json}[fmt]
     body = render(feed, items, updated)
-    return Document(body, fmt.content_type, updated if items else None)
+    link = None
+    if feed.hub is not None:
+        self_url = feed.url(feed.scope.feed_path(fmt))
+        link = f'<{feed.hub}>; rel="hub", <{self_url}>; rel="self"'
+    return Document(body, fmt.content_type, updated if items else None, link=link)
 
 
 def item(post: Post, source: Source, base_url: str) -> Item:
@@ -179,6 +197,8 @@ def _atom(feed: FeedContent, items: list[Item], updated: datetime) -> bytes:
         href=feed.url(feed.scope.feed_path(FeedFormat.ATOM)),
     )
     add(root, a + "link", rel="alternate", type="text/html", href=feed.url(feed.scope.page_path))
+    if feed.hub is not None:
+        add(root, a + "link", rel="hub", href=feed.hub)
     add(root, a + "generator", GENERATOR)
     for i in items:
         entry = add(root, a + "entry")
@@ -217,6 +237,8 @@ def _rss(feed: FeedContent, items: list[Item], updated: datetime) -> bytes:
         type=FeedFormat.RSS.content_type.split(";")[0],
         href=feed.url(feed.scope.feed_path(FeedFormat.RSS)),
     )
+    if feed.hub is not None:
+        add(channel, f"{{{ATOM}}}link", rel="hub", href=feed.hub)
     if items:
         add(channel, "lastBuildDate", http_date(updated))
     add(channel, "generator", GENERATOR)
@@ -250,8 +272,10 @@ def _json(feed: FeedContent, items: list[Item], updated: datetime) -> bytes:
         "home_page_url": feed.url(feed.scope.page_path),
         "feed_url": feed.url(feed.scope.feed_path(FeedFormat.JSON)),
         "description": feed.description,
-        "items": [_json_item(i) for i in items],
     }
+    if feed.hub is not None:
+        data["hubs"] = [{"type": "WebSub", "url": feed.hub}]
+    data["items"] = [_json_item(i) for i in items]
     return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
 
 

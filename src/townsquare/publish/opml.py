@@ -32,8 +32,8 @@ Group = tuple[str | None, Sequence[Source]]  # a folder's name (None: no folder)
 
 
 def blogs_opml(store: Store, config: Config) -> Document:
-    """Every blog, grouped by category."""
-    sources = store.sources()
+    """Every listed blog (not the retired ones), grouped by category."""
+    sources = [s for s in store.sources() if not s.retired]
     groups: list[Group] = [
         (c.name, [s for s in sources if c.name in s.categories]) for c in store.categories()
     ]
@@ -44,7 +44,8 @@ def blogs_opml(store: Store, config: Config) -> Document:
 def category_opml(store: Store, config: Config, slug: str) -> Document:
     """One category's blogs; raises ``CategoryNotFoundError`` for an unknown slug."""
     category = store.category_by_slug(slug)
-    groups: list[Group] = [(category.name, store.sources(category_id=category.id))]
+    listed = [s for s in store.sources(category_id=category.id) if not s.retired]
+    groups: list[Group] = [(category.name, listed)]
     return render_opml(f"{category.name} blogs on {config.site_name}", config.site_name, groups)
 
 

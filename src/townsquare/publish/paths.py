@@ -9,6 +9,7 @@ output folder, so links work the same from both (also from a sub-folder)::
     blogs.opml                                      every blog, grouped by category
     categories/<slug>.opml                          one category's blogs
     posts/<id>-<slug>                               one post (the website's page)
+    websub/hub                                      our WebSub hub (the website only)
 
 A feed's page (its ``rel="alternate"``) is ``""`` (the river),
 ``categories/<slug>`` or ``blogs/<slug>``.
@@ -43,6 +44,7 @@ _CONTENT_TYPES = {
 
 OPML_CONTENT_TYPE = "text/x-opml; charset=utf-8"
 BLOGS_OPML = "blogs.opml"
+HUB_PATH = "websub/hub"
 
 
 def category_opml_path(slug: str) -> str:
@@ -84,3 +86,22 @@ class FeedScope:
         """'feed.atom', 'categories/<slug>/feed.rss', 'blogs/<slug>/feed.json', ..."""
         folder = self.page_path
         return f"{folder}/feed.{fmt.value}" if folder else f"feed.{fmt.value}"
+
+
+def feed_at(path: str) -> tuple[FeedScope, FeedFormat] | None:
+    """Which feed lives at ``path`` (as ``FeedScope.feed_path`` gives it), if any."""
+    folder, _, name = path.rpartition("/")
+    stem, dot, ext = name.partition(".")
+    if stem != "feed" or not dot or ext not in {f.value for f in FeedFormat}:
+        return None
+    fmt = FeedFormat(ext)
+    if not folder:
+        return FeedScope.river(), fmt
+    kind, _, slug = folder.partition("/")
+    if not slug or "/" in slug or slug != slugify(slug, fallback=""):
+        return None
+    if kind == "blogs":
+        return FeedScope.blog(slug), fmt
+    if kind == "categories":
+        return FeedScope.category(slug), fmt
+    return None

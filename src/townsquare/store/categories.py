@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import CategoryNotFoundError
+from ..errors import CategoryNotFoundError, InputError
 from ..model import Category
 from ..text import slugify
 from .db import Database, Row
@@ -51,6 +51,57 @@ class CategoryStore:
         if row is None:
             raise CategoryNotFoundError(slug)
         return _category(row)
+
+    def category(self, category_id: int) -> Category:
+        row = self.db.fetchone(
+            "SELECT id, name, slug, position FROM categories WHERE id = ?", (category_id,)
+        )
+        if row is None:
+            raise CategoryNotFoundError(category_id)
+        return _category(row)
+
+    def create_category(self, name: str) -> Category:
+        """A new category, last in the order; its name must be new."""
+        name = " ".join(name.split())
+        with self.db.transaction():
+            self._check_name_free(name, None)
+            return self.category(self.ensure_category(name))
+
+    def rename_category(self, category_id: int, name: str) -> Category:
+        """A new name; the address (slug) stays, so links to the category keep working."""
+        name = " ".join(name.split())
+        with self.db.transaction():
+            self.category(category_id)
+            self._check_name_free(name, category_id)
+            self.db.execute("UPDATE categories SET name = ? WHERE id = ?", (name, category_id))
+        return self.category(category_id)
+
+    def move_category(self, category_id: int, step: int) -> None:
+        """Move a category one place up (-1) or down (+1) in the order."""
+        with self.db.transaction():
+            order = [c.id for c in self.categories()]
+            if category_id not in order:
+                raise CategoryNotFoundError(category_id)
+            at = order.index(category_id)
+            to = max(0, min(len(order) - 1, at + step))
+            order.insert(to, order.pop(at))
+            self.db.executemany(
+                "UPDATE categories SET position = ? WHERE id = ? AND position <> ?",
+                [(n, cid, n) for n, cid in enumerate(order, start=1)],
+            )
+
+    def delete_category(self, category_id: int) -> Category:
+        """Remove a category; its blogs stay, in their other categories or none."""
+        found = self.category(category_id)
+        self.db.execute("DELETE FROM categories WHERE id = ?", (category_id,))
+        return found
+
+    def _check_name_free(self, name: str, category_id: int | None) -> None:
+        if not name:
+            raise InputError("enter a name for the category")
+        row = self.db.fetchone("SELECT id FROM categories WHERE lower(name) = lower(?)", (name,))
+        if row is not None and row["id"] != category_id:
+            raise InputError(f"there is already a category called {name!r}")
 
     def set_source_categories(self, source_id: int, names: list[str]) -> None:
         with self.db.transaction():

@@ -73,7 +73,7 @@ class ClaimStore(SourceStore):
                 f"""UPDATE sources SET claimed_by = ?, claim_expires = ?
                     WHERE id IN (
                         SELECT s.id FROM sources s
-                        WHERE s.enabled AND {due}
+                        WHERE s.enabled AND NOT s.retired AND {due}
                           AND (s.claim_expires IS NULL OR s.claim_expires <= ?){only}
                         ORDER BY s.next_due_at, s.id LIMIT ?{lock})
                     RETURNING id""",

@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from ..errors import NotFoundError
-from ..model import CleanPost, FetchState, Post, SaveCounts, Source
+from ..errors import InputError, NotFoundError, PostGoneError
+from ..model import CleanPost, FetchState, Post, SaveCounts, Source, Verdict
 from .claims import ClaimStore
 from .db import Row, to_datetime
 
@@ -20,6 +20,8 @@ _POST_COLUMNS = """p.id, p.source_id, s.title AS source_title, s.slug AS source_
     p.updated, p.first_seen, p.content_html, p.summary_html, p.categories"""
 
 VISIBLE = "p.duplicate_of IS NULL AND p.hidden_reason IS NULL"
+CURATOR = "curator"  # posts.hidden_by for a takedown: no fetch changes it
+FILTER = "filter"  # posts.hidden_by for a post a filter leaves out: decided at every fetch
 
 
 def _post(row: Row) -> Post:
@@ -40,6 +42,10 @@ def _post(row: Row) -> Post:
         summary_html=row["summary_html"],
         categories=tuple(json.loads(row["categories"])),
     )
+
+
+def _hidden(row: Row) -> HiddenPost:
+    return HiddenPost(_post(row), row["hidden_reason"], row["hidden_by"], row["hidden_at"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +91,36 @@ class BlogActivity:
     latest: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class HiddenPost:
+    """A post the curator took down, or any post of a blog as the curator sees it."""
+
+    post: Post
+    hidden_reason: str | None
+    hidden_by: str | None  # "curator", "filter" or None
+    hidden_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class FilterablePost:
+    """What a filter looks at in a stored post, and what it decided last time."""
+
+    id: int
+    title: str
+    content_html: str
+    tags: tuple[str, ...]
+    filter_id: int | None  # None: shown, or hidden by the curator (see taken_down)
+    taken_down: bool
+
+
 @dataclass(slots=True)
 class _Existing:
     id: int
     guid: str | None
     link: str | None
     content_hash: str
+    hidden_by: str | None
+    filter_id: int | None
 
 
 def _host(url: str | None) -> str:
@@ -160,11 +190,18 @@ class PostStore(ClaimStore):
                 chunk = values[i : i + _CHUNK]
                 marks = ",".join("?" * len(chunk))
                 for r in self.db.fetchall(
-                    f"""SELECT id, guid, link, content_hash FROM posts
+                    f"""SELECT id, guid, link, content_hash, hidden_by, filter_id FROM posts
                         WHERE source_id = ? AND {column} IN ({marks})""",
                     (source_id, *chunk),
                 ):
-                    found[r["id"]] = _Existing(r["id"], r["guid"], r["link"], r["content_hash"])
+                    found[r["id"]] = _Existing(
+                        r["id"],
+                        r["guid"],
+                        r["link"],
+                        r["content_hash"],
+                        r["hidden_by"],
+                        r["filter_id"],
+                    )
         return list(found.values())
 
     def _save_posts(self, source: Source, posts: Sequence[CleanPost], now: datetime) -> SaveCounts:
@@ -188,6 +225,10 @@ class PostStore(ClaimStore):
                 else:
                     self._update_post(match.id, post, now)
                     updated += 1
+                # A takedown stays whatever the feed says; a filter decides afresh.
+                wanted = post.left_out.filter_id if post.left_out else None
+                if match.hidden_by != CURATOR and match.filter_id != wanted:
+                    self._set_left_out(match.id, post.left_out, now)
             else:
                 self._insert_post(source, post, now)
                 new += 1
@@ -229,11 +270,12 @@ class PostStore(ClaimStore):
             theirs = _host(other["site_url"] or other["url"]) == link_host
             if not (ours and not theirs):
                 duplicate_of = other["id"]
+        left_out = post.left_out
         post_id = self.db.insert(
             """INSERT INTO posts (source_id, guid, link, canonical_link, title, author, published,
                    updated, first_seen, last_changed, content_html, summary_html, categories,
-                   content_hash, duplicate_of)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                   content_hash, duplicate_of, hidden_reason, hidden_by, filter_id, hidden_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
             (
                 source.id,
                 post.guid,
@@ -250,6 +292,10 @@ class PostStore(ClaimStore):
                 json.dumps(list(post.categories)),
                 post.content_hash,
                 duplicate_of,
+                left_out.reason if left_out else None,
+                FILTER if left_out else None,
+                left_out.filter_id if left_out else None,
+                now if left_out else None,
             ),
         )
         if other is not None and duplicate_of is None:
@@ -257,6 +303,21 @@ class PostStore(ClaimStore):
             self.db.execute(
                 "UPDATE posts SET duplicate_of = ? WHERE id = ?", (post_id, other["id"])
             )
+
+    def _set_left_out(self, post_id: int, verdict: Verdict | None, now: datetime) -> None:
+        """A filter's decision about a post not taken down by the curator."""
+        self.db.execute(
+            """UPDATE posts SET hidden_reason = ?, hidden_by = ?, filter_id = ?, hidden_at = ?
+               WHERE id = ? AND (hidden_by IS NULL OR hidden_by = ?)""",
+            (
+                verdict.reason if verdict else None,
+                FILTER if verdict else None,
+                verdict.filter_id if verdict else None,
+                now if verdict else None,
+                post_id,
+                FILTER,
+            ),
+        )
 
     def river(
         self,
@@ -317,6 +378,13 @@ class PostStore(ClaimStore):
         )
         return {r["source_id"]: BlogActivity(r["posts"], to_datetime(r["latest"])) for r in rows}
 
+    def latest_published(self) -> dict[int, datetime]:
+        """When each blog last published a post we hold, shown or not."""
+        rows = self.db.fetchall(
+            "SELECT source_id, max(published) AS latest FROM posts GROUP BY source_id"
+        )
+        return {r["source_id"]: to_datetime(r["latest"]) for r in rows}
+
     def left_out_posts(self, source_id: int, *, limit: int = 100) -> list[LeftOutPost]:
         """A blog's posts that are stored but not shown, newest first, with the reason."""
         rows = self.db.fetchall(
@@ -367,14 +435,154 @@ class PostStore(ClaimStore):
         ]
 
     def post(self, post_id: int) -> Post:
+        """A shown post; ``PostGoneError`` for one the site no longer shows."""
         row = self.db.fetchone(
-            f"""SELECT {_POST_COLUMNS} FROM posts p JOIN sources s ON s.id = p.source_id
-                WHERE p.id = ? AND {VISIBLE}""",
+            f"""SELECT {_POST_COLUMNS}, p.duplicate_of, p.hidden_reason
+                FROM posts p JOIN sources s ON s.id = p.source_id WHERE p.id = ?""",
+            (post_id,),
+        )
+        if row is None or row["duplicate_of"] is not None:
+            raise NotFoundError(f"no such post: {post_id}")
+        if row["hidden_reason"] is not None:
+            raise PostGoneError(post_id)
+        return _post(row)
+
+    # --- takedowns and filters ---------------------------------------------------------
+
+    def any_post(self, post_id: int) -> HiddenPost:
+        """A post whether shown or not, for the curator."""
+        row = self.db.fetchone(
+            f"""SELECT {_POST_COLUMNS}, p.hidden_reason, p.hidden_by, p.hidden_at
+                FROM posts p JOIN sources s ON s.id = p.source_id WHERE p.id = ?""",
             (post_id,),
         )
         if row is None:
             raise NotFoundError(f"no such post: {post_id}")
-        return _post(row)
+        return _hidden(row)
+
+    def hide_post(self, post_id: int, reason: str, now: datetime) -> HiddenPost:
+        """Take a post down: it leaves every page, feed and list, and no fetch brings it
+        back (the store keeps matching it by identity and leaves its hidden state alone)."""
+        if not reason.strip():
+            raise InputError("a takedown needs a reason: readers see it on the status page")
+        self.any_post(post_id)
+        self.db.execute(
+            """UPDATE posts SET hidden_reason = ?, hidden_by = ?, filter_id = NULL, hidden_at = ?
+               WHERE id = ?""",
+            (reason, CURATOR, now, post_id),
+        )
+        return self.any_post(post_id)
+
+    def show_post(self, post_id: int) -> HiddenPost:
+        """Undo a takedown (the blog's filters decide again at its next fetch)."""
+        self.any_post(post_id)
+        self.db.execute(
+            """UPDATE posts SET hidden_reason = NULL, hidden_by = NULL, hidden_at = NULL
+               WHERE id = ? AND hidden_by = ?""",
+            (post_id, CURATOR),
+        )
+        return self.any_post(post_id)
+
+    def taken_down(self, *, limit: int = 100, offset: int = 0) -> list[HiddenPost]:
+        """Posts the curator took down, latest first."""
+        rows = self.db.fetchall(
+            f"""SELECT {_POST_COLUMNS}, p.hidden_reason, p.hidden_by, p.hidden_at
+                FROM posts p JOIN sources s ON s.id = p.source_id
+                WHERE p.hidden_by = ? ORDER BY p.hidden_at DESC, p.id DESC LIMIT ? OFFSET ?""",
+            (CURATOR, limit, offset),
+        )
+        return [_hidden(r) for r in rows]
+
+    def posts_of(self, source_id: int, *, limit: int = 20, offset: int = 0) -> list[HiddenPost]:
+        """A blog's posts, shown or not, newest first (duplicates left out)."""
+        rows = self.db.fetchall(
+            f"""SELECT {_POST_COLUMNS}, p.hidden_reason, p.hidden_by, p.hidden_at
+                FROM posts p JOIN sources s ON s.id = p.source_id
+                WHERE p.source_id = ? AND p.duplicate_of IS NULL
+                ORDER BY p.published DESC, p.id DESC LIMIT ? OFFSET ?""",
+            (source_id, limit, offset),
+        )
+        return [_hidden(r) for r in rows]
+
+    def posts_by_link(self, link: str, canonical: str | None) -> list[HiddenPost]:
+        """Stored posts whose original address is ``link``, or ``canonical`` written the
+        canonical way (``ingest.clean.canonical_url``)."""
+        rows = self.db.fetchall(
+            f"""SELECT {_POST_COLUMNS}, p.hidden_reason, p.hidden_by, p.hidden_at
+                FROM posts p JOIN sources s ON s.id = p.source_id
+                WHERE p.link = ? OR p.canonical_link = ? ORDER BY p.id LIMIT 20""",
+            (link, canonical),
+        )
+        return [_hidden(r) for r in rows]
+
+    def filterable_posts(self, source_id: int) -> list[FilterablePost]:
+        rows = self.db.fetchall(
+            """SELECT id, title, content_html, categories, filter_id, hidden_by FROM posts
+               WHERE source_id = ? ORDER BY id""",
+            (source_id,),
+        )
+        return [
+            FilterablePost(
+                id=r["id"],
+                title=r["title"],
+                content_html=r["content_html"],
+                tags=tuple(json.loads(r["categories"])),
+                filter_id=r["filter_id"],
+                taken_down=r["hidden_by"] == CURATOR,
+            )
+            for r in rows
+        ]
+
+    def set_left_out(self, verdicts: dict[int, Verdict | None], now: datetime) -> None:
+        """Filters' new decisions, by post id (posts taken down are left alone)."""
+        with self.db.transaction():
+            for post_id, verdict in verdicts.items():
+                self._set_left_out(post_id, verdict, now)
+
+    def left_out_counts(self, source_id: int) -> dict[int, int]:
+        """How many of a blog's posts each of its filters leaves out, by filter id."""
+        rows = self.db.fetchall(
+            """SELECT filter_id, count(*) AS n FROM posts
+               WHERE source_id = ? AND hidden_by = ? GROUP BY filter_id""",
+            (source_id, FILTER),
+        )
+        return {r["filter_id"]: int(r["n"]) for r in rows}
+
+    def known_hashes(self, source_id: int, hashes: Sequence[str]) -> set[str]:
+        """Which of these content hashes a blog's stored posts already have."""
+        found: set[str] = set()
+        unique = sorted(set(hashes))
+        for i in range(0, len(unique), _CHUNK):
+            chunk = unique[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                r["content_hash"]
+                for r in self.db.fetchall(
+                    f"""SELECT content_hash FROM posts
+                        WHERE source_id = ? AND content_hash IN ({marks})""",
+                    (source_id, *chunk),
+                )
+            )
+        return found
+
+    def posts_above(self, post_id: int, *, limit: int = 100) -> int | None:
+        """How many visible posts the river shows above this one (at most ``limit``);
+        above an empty river (``post_id`` 0) that is every post.  None: no such post."""
+        ahead = ""
+        params: tuple[object, ...] = ()
+        if post_id:
+            row = self.db.fetchone("SELECT published FROM posts WHERE id = ?", (post_id,))
+            if row is None:
+                return None
+            ahead = " AND (p.published > ? OR (p.published = ? AND p.id > ?))"
+            params = (row["published"], row["published"], post_id)
+        found = self.db.fetchone(
+            f"""SELECT count(*) AS n FROM (
+                    SELECT p.id FROM posts p WHERE {VISIBLE}{ahead} LIMIT ?) above""",
+            (*params, limit),
+        )
+        assert found is not None
+        return int(found["n"])
 
     def count_posts(self, *, visible_only: bool = True) -> int:
         where = f"WHERE {VISIBLE}" if visible_only else ""

@@ -16,8 +16,8 @@ _ID_CHUNK = 400  # ids per IN (...) list: well under every driver's parameter li
 _SOURCE_COLUMNS = """s.id, s.url, s.site_url, s.title, s.slug, s.enabled, s.excerpts_only,
     s.status, s.http_status, s.last_error, s.consecutive_failures, s.last_fetched_at,
     s.last_success_at, s.next_due_at, s.etag, s.last_modified, s.created_at,
-    s.redirect_url, s.redirect_count, s.disabled_reason, s.retry_after, s.activity_since,
-    s.activity_posts"""
+    s.redirect_url, s.redirect_count, s.disabled_reason, s.retry_after, s.hub_url, s.topic_url,
+    s.push_until, s.extract_full, s.retired, s.activity_since, s.activity_posts"""
 
 
 def _source(row: Row, categories: tuple[str, ...] = ()) -> Source:
@@ -46,6 +46,11 @@ def _source(row: Row, categories: tuple[str, ...] = ()) -> Source:
         retry_after=row["retry_after"],
         activity_since=row["activity_since"],
         activity_posts=row["activity_posts"],
+        hub_url=row["hub_url"],
+        topic_url=row["topic_url"],
+        push_until=row["push_until"],
+        extract_full=bool(row["extract_full"]),
+        retired=bool(row["retired"]),
     )
 
 
@@ -151,16 +156,23 @@ class SourceStore(CategoryStore):
         title: str | None = None,
         enabled: bool | None = None,
         excerpts_only: bool | None = None,
+        extract_full: bool | None = None,
         next_due_at: datetime | None = None,
     ) -> Source:
+        """Change what the curator may change; enabling a blog also brings it back from
+        retirement."""
         changes: dict[str, object] = {}
         if title is not None:
             changes["title"] = title
         if enabled is not None:
             changes["enabled"] = enabled
             changes["disabled_reason"] = None if enabled else "disabled by the curator"
+            if enabled:
+                changes["retired"] = False
         if excerpts_only is not None:
             changes["excerpts_only"] = excerpts_only
+        if extract_full is not None:
+            changes["extract_full"] = extract_full
         if next_due_at is not None:
             changes["next_due_at"] = next_due_at
         if changes:
@@ -168,6 +180,15 @@ class SourceStore(CategoryStore):
             self.db.execute(
                 f"UPDATE sources SET {assignments} WHERE id = ?", (*changes.values(), source_id)
             )
+        return self.source(source_id)
+
+    def retire_source(self, source_id: int) -> Source:
+        """Stop following a blog but keep its posts: it leaves the list of blogs, and its
+        posts stay where they were published."""
+        self.db.execute(
+            "UPDATE sources SET enabled = ?, retired = ?, disabled_reason = ? WHERE id = ?",
+            (False, True, "retired by the curator", source_id),
+        )
         return self.source(source_id)
 
     def _save_fetch_state(self, source: Source, state: FetchState) -> None:
@@ -184,7 +205,8 @@ class SourceStore(CategoryStore):
                    consecutive_failures = ?, last_fetched_at = ?, last_success_at = ?,
                    next_due_at = ?, retry_after = ?, etag = ?, last_modified = ?, redirect_url = ?,
                    redirect_count = ?, enabled = ?, disabled_reason = ?,
-                   site_url = coalesce(site_url, ?), activity_since = ?, activity_posts = ?,
+                   site_url = coalesce(site_url, ?), hub_url = ?, topic_url = ?,
+                   activity_since = ?, activity_posts = ?,
                    claimed_by = NULL, claim_expires = NULL
                WHERE id = ?""",
             (
@@ -204,6 +226,8 @@ class SourceStore(CategoryStore):
                 state.enabled,
                 state.disabled_reason,
                 state.site_url,
+                state.hub_url,
+                state.topic_url,
                 state.activity_since,
                 state.activity_posts,
                 source.id,

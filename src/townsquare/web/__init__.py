@@ -10,6 +10,8 @@ views.py      what a page shows of a post
 content.py    a post's stored HTML inside a page (heading levels), excerpts
 status.py     a blog's status in plain words; words.py: times and counts
 responses.py  ETag, Last-Modified, 304, gzip, the page cache
+live.py       the live river: Server-Sent Events about new posts
+websub.py     WebSub: the callback hubs talk to, and our own hub
 security.py   security headers on every response
 paths.py      every address on the site
 render.py     Jinja2 templates (autoescaped) and static files

@@ -145,7 +145,7 @@ async def blogs(request: Request) -> Response:
     site = _site(request)
 
     def build(index: SiteIndex, modified: datetime) -> Rendered:
-        return _json({"blogs": [blog_json(site, index, b) for b in index.blogs]}, modified)
+        return _json({"blogs": [blog_json(site, index, b) for b in index.listed]}, modified)
 
     return await site.cached(request, build)
 

@@ -2,10 +2,13 @@
 
     create_app(config, store) ─▶ SecurityHeaders(Starlette(routes, error handlers))
 
-Errors: a ``NotFoundError`` (or an unknown address) is the 404 page; an
-``InputError`` is a 400; anything else is a plain 500 page (the traceback
-goes to the server's log, never to the reader).  Under ``/api/`` the same
-errors are JSON.
+Errors: a ``NotFoundError`` (or an unknown address) is the 404 page, a post
+taken down (``PostGoneError``) the 410 page; an ``InputError`` is a 400;
+anything else is a plain 500 page (the traceback goes to the server's log,
+never to the reader).  Under ``/api/`` the same errors are JSON.
+
+The admin area (``/admin``) and the public forms are in the same table;
+their handlers are in ``admin/`` and ``asks.py``.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from ..config import Config
-from ..errors import InputError, NotFoundError
+from ..errors import InputError, NotFoundError, PostGoneError
 from ..store import Store
-from . import api, health, pages
+from . import api, asks, health, live, pages, websub
+from .admin import auth, blogs, categories, overview, queue, takedowns
 from .security import SecurityHeaders
 from .site import Site
 
@@ -42,6 +46,9 @@ ROUTES = [
     Route("/archive/{year}/{month}/page/{page}", pages.month),
     Route("/about", pages.about),
     Route("/static/{name}", pages.static),
+    Route("/events", live.events),
+    Route("/websub/callback/{key}", websub.callback, methods=["GET", "POST"]),
+    Route("/websub/hub", websub.hub, methods=["POST"]),
     Route("/api/openapi.json", api.openapi),
     Route("/api/posts", api.posts),
     Route("/api/posts/{id:int}", api.post),
@@ -50,6 +57,51 @@ ROUTES = [
     Route("/api/categories", api.categories),
     Route("/healthz", health.healthz),
     Route("/metrics", health.metrics),
+    Route("/suggest", asks.suggest, methods=["GET", "POST"]),
+    Route("/suggest/sent", asks.sent),
+    Route("/takedown", asks.takedown, methods=["GET", "POST"]),
+    Route("/takedown/sent", asks.sent),
+    Route("/admin/login", auth.login, methods=["GET", "POST"]),
+    Route("/admin/logout", auth.logout, methods=["POST"]),
+    Route("/admin", overview.overview),
+    Route("/admin/health", overview.health),
+    Route("/admin/audit", overview.audit),
+    Route("/admin/blogs", blogs.blogs),
+    Route("/admin/blogs/add", blogs.add_form, methods=["GET"]),
+    Route("/admin/blogs/add", blogs.preview, methods=["POST"]),
+    Route("/admin/blogs/add/save", blogs.add, methods=["POST"]),
+    Route("/admin/blogs/{id:int}", blogs.blog),
+    Route("/admin/blogs/{id:int}/edit", blogs.edit, methods=["POST"]),
+    Route("/admin/blogs/{id:int}/fetch", blogs.fetch_now, methods=["POST"]),
+    Route("/admin/blogs/{id:int}/disable", blogs.disable, methods=["POST"]),
+    Route("/admin/blogs/{id:int}/enable", blogs.enable, methods=["POST"]),
+    Route("/admin/blogs/{id:int}/delete", blogs.delete_form, methods=["GET"]),
+    Route("/admin/blogs/{id:int}/delete", blogs.delete, methods=["POST"]),
+    Route("/admin/blogs/{id:int}/filters", blogs.add_filter, methods=["POST"]),
+    Route(
+        "/admin/blogs/{id:int}/filters/{filter_id:int}/delete",
+        blogs.remove_filter,
+        methods=["POST"],
+    ),
+    Route("/admin/posts/{id:int}/hide", takedowns.hide_form, methods=["GET"]),
+    Route("/admin/posts/{id:int}/hide", takedowns.hide, methods=["POST"]),
+    Route("/admin/posts/{id:int}/show", takedowns.show, methods=["POST"]),
+    Route("/admin/takedowns", takedowns.takedowns),
+    Route("/admin/categories", categories.categories, methods=["GET"]),
+    Route("/admin/categories", categories.create, methods=["POST"]),
+    Route("/admin/categories/{id:int}/rename", categories.rename_form, methods=["GET"]),
+    Route("/admin/categories/{id:int}/rename", categories.rename, methods=["POST"]),
+    Route("/admin/categories/{id:int}/move", categories.move, methods=["POST"]),
+    Route("/admin/categories/{id:int}/delete", categories.delete_form, methods=["GET"]),
+    Route("/admin/categories/{id:int}/delete", categories.delete, methods=["POST"]),
+    Route("/admin/queue", queue.queue),
+    Route("/admin/queue/{id:int}", queue.item),
+    Route("/admin/queue/{id:int}/check", queue.check, methods=["POST"]),
+    Route("/admin/queue/{id:int}/approve", queue.approve, methods=["POST"]),
+    Route("/admin/queue/{id:int}/decline", queue.decline, methods=["POST"]),
+    Route("/admin/blocklist", queue.blocklist, methods=["GET"]),
+    Route("/admin/blocklist", queue.block, methods=["POST"]),
+    Route("/admin/blocklist/{id:int}/delete", queue.unblock, methods=["POST"]),
 ]
 
 _PAGES = {
@@ -62,7 +114,22 @@ _PAGES = {
             "A post may have been removed by its author or by the curator.",
         ],
     ),
+    403: (
+        "This form has expired",
+        [
+            "Go back, reload the page and try again.",
+            "Forms stop working when you sign out, after 12 hours, or if your browser does "
+            "not keep this site's cookies.",
+        ],
+    ),
     405: ("This page cannot be sent that way", ["Only reading pages is possible here."]),
+    410: (
+        "This post has been removed",
+        [
+            "The curator has taken this post down. Its blog's status page says why.",
+        ],
+    ),
+    413: ("What you sent is too large", ["Shorten what you typed and try again."]),
     500: (
         "Sorry, there is a problem with the service",
         ["Try again later. The curator can find out more in the server's log."],
@@ -83,6 +150,10 @@ def _error(request: Request, status: int, message: str) -> Response:
         "error.html", title=heading, heading=heading, paragraphs=paragraphs, section=None
     )
     return Response(html, status, media_type="text/html; charset=utf-8")
+
+
+async def _gone(request: Request, exc: Exception) -> Response:
+    return _error(request, 410, str(exc))
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -110,6 +181,7 @@ def create_app(config: Config, store: Store, *, cache_size: int = 512) -> ASGIAp
     app = Starlette(
         routes=ROUTES,
         exception_handlers={
+            PostGoneError: _gone,
             NotFoundError: _not_found,
             InputError: _bad_input,
             HTTPException: _http_error,

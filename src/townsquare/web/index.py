@@ -62,8 +62,13 @@ class SiteIndex:
         by_name = self._categories_by_name
         return [by_name[n] for n in blog.categories if n in by_name]
 
+    @property
+    def listed(self) -> list[Source]:
+        """The blogs the site lists: not the retired ones (whose posts are kept)."""
+        return [b for b in self.blogs if not b.retired]
+
     def blogs_in(self, category: Category) -> list[Source]:
-        return [b for b in self.blogs if category.name in b.categories]
+        return [b for b in self.listed if category.name in b.categories]
 
     def uncategorised(self) -> list[Source]:
-        return [b for b in self.blogs if not b.categories]
+        return [b for b in self.listed if not b.categories]

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..errors import NotFoundError
+from ..ingest.filter import describe as describe_rule
 from ..model import Post, Source
 from .index import SiteIndex
 from .paths import post_slug
@@ -261,7 +262,7 @@ async def blogs(request: Request) -> Response:
             groups.append(_Group("Other blogs", None, "other-blogs", lines(other)))
         body = site.renderer.html(
             "blogs.html", title="Blogs", section="blogs", groups=groups,
-            blog_count=len(index.blogs),
+            blog_count=len(index.listed),
         )  # fmt: skip
         return Rendered.of(body, last_modified=modified)
 
@@ -280,9 +281,14 @@ async def blog_status(request: Request) -> Response:
         status = describe(source, history, left_out, datetime.now(UTC))
         activity = index.activity.get(source.id)
         shown = plural(activity.posts, "post") if activity else "None"
+        counts = site.store.left_out_counts(source.id)
+        rules = [
+            (describe_rule(r), plural(counts.get(r.id, 0), "post"))
+            for r in site.store.filters_of(source.id)
+        ]
         body = site.renderer.html(
             "status.html", title=f"{source.title}: status", section="blogs", blog=source,
-            status=status, shown=shown,
+            status=status, shown=shown, rules=rules,
         )  # fmt: skip
         return Rendered.of(body)
 
@@ -293,7 +299,7 @@ async def about(request: Request) -> Response:
     def build(index: SiteIndex, modified: datetime) -> Rendered:
         body = site.renderer.html(
             "about.html", title=f"About {site.config.site_name}", section="about",
-            blog_count=len(index.blogs),
+            blog_count=len(index.listed),
         )  # fmt: skip
         return Rendered.of(body, last_modified=modified)
 

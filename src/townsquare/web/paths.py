@@ -56,5 +56,19 @@ class Paths:
     def api(self, path: str = "") -> str:
         return f"{self.prefix}/api/{path}"
 
+    def events(self, after: int) -> str:
+        """The live river's stream of news about posts above post ``after``."""
+        return f"{self.prefix}/events?after={after}"
+
     def static(self, name: str) -> str:
         return f"{self.prefix}/static/{name}"
+
+    def suggest(self) -> str:
+        return self.prefix + "/suggest"
+
+    def takedown(self) -> str:
+        return self.prefix + "/takedown"
+
+    def admin(self, path: str = "") -> str:
+        """An address in the admin area: ``admin("blogs/3")`` is ``/admin/blogs/3``."""
+        return f"{self.prefix}/admin/{path}".rstrip("/")

@@ -1,4 +1,4 @@
-"""Templates and static files: Jinja2 with autoescaping, our one stylesheet.
+"""Templates and static files: Jinja2 with autoescaping, our stylesheet and script.
 
 Everything in a template is escaped unless it is ``Markup``; the only
 ``Markup`` is a post's stored HTML, which the ingest pipeline sanitised.
@@ -21,7 +21,11 @@ from ..text import long_date
 from .paths import Paths
 from .responses import Rendered
 
-_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 

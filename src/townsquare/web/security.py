@@ -1,8 +1,9 @@
 """Security headers on every response, errors included.
 
-The site runs no script at all, so the Content-Security-Policy allows none;
-styles come only from our own stylesheet; posts' images and media may come
-from the blogs themselves (over http or https).  The site may not be framed.
+Scripts and styles come only from our own files (one small script, the live
+river's, and no inline script at all), and may talk only to our own site;
+posts' images and media may come from the blogs themselves (over http or
+https).  The site may not be framed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'none'",
+        "script-src 'self'",
+        "connect-src 'self'",
         "style-src 'self'",
         "img-src 'self' https: http:",
         "media-src https: http:",

@@ -30,6 +30,7 @@ def address(sock: socket.socket) -> str:
 def server(app: ASGIApp, *, configure_logging: bool = True) -> uvicorn.Server:
     """uvicorn over ``app``; without ``configure_logging`` its records go to the root
     logger as they are (``townsquare run`` writes them as JSON lines)."""
+    # Open live-river streams would hold a shutdown forever: they get a few seconds.
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -37,5 +38,6 @@ def server(app: ASGIApp, *, configure_logging: bool = True) -> uvicorn.Server:
         server_header=False,
         lifespan="off",
         log_config=LOGGING_CONFIG if configure_logging else None,
+        timeout_graceful_shutdown=3,
     )
     return uvicorn.Server(config)

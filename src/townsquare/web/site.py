@@ -4,6 +4,7 @@ Handlers ask ``Site.cached`` for a page by address: when the store's revision
 has not moved since the page was rendered, the rendered bytes are sent again
 (or a 304); otherwise the page is rendered in a worker thread and kept.
 Pages that show the clock or fetch state use ``Site.fresh`` instead.
+``Site.live`` tells open river pages of new posts (``live.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.responses import Response
 from ..config import Config
 from ..store import Revision, Store
 from .index import SiteIndex
+from .live import LiveRiver
 from .paths import Paths
 from .render import Assets, Renderer
 from .responses import PageCache, Rendered, send
@@ -35,14 +37,24 @@ class Site:
         self.assets = Assets(self.paths)
         self.renderer = Renderer(config, self.paths, self.assets)
         self.cache = PageCache(cache_size)
+        self.live = LiveRiver(store)
+        self.hub_checks = 0  # our WebSub hub's checks under way (web/websub.py)
         self._index: SiteIndex | None = None
         self._index_lock = threading.Lock()
+        self._form_key: str | None = None
 
     def index(self, revision: int) -> SiteIndex:
         with self._index_lock:
             if self._index is None or self._index.revision != revision:
                 self._index = SiteIndex.load(self.store, revision)
             return self._index
+
+    def form_key(self) -> str:
+        """The key that signs the public forms' tokens (``forms.py``), the same in every
+        process that shares the store."""
+        if self._form_key is None:
+            self._form_key = self.store.site_key("forms")
+        return self._form_key
 
     async def cached(
         self, request: Request, build: Build, *, check: Check | None = None

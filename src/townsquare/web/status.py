@@ -98,7 +98,10 @@ def _next_attempt(source: Source, now: datetime) -> str:
     if not source.enabled:
         return "None: we are not fetching this blog."
     due = max(m for m in (source.next_due_at, source.retry_after, now) if m is not None)
-    return f"{from_now(due, now).capitalize()} ({date_and_time(due)})."
+    when = f"{from_now(due, now).capitalize()} ({date_and_time(due)})."
+    if source.push_until is not None and source.push_until > now:
+        return f"{when} Meanwhile its hub sends us each new post as it is published."
+    return when
 
 
 def _reason(post: LeftOutPost) -> str:

@@ -1,0 +1,1 @@
+"""Telling readers about new posts: email digests (and, later, WebSub)."""
