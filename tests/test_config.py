@@ -39,6 +39,7 @@ BAD = {
     "feed_items": "0",
     "claim_lease": "ten minutes",
     "fetch_log_days": "0",
+    "digest_time": "25:00",
     "port": "65536",
     "page_size": "0",
     "websub_hub": "ftp://hub.example/",

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 from urllib.parse import urlsplit
@@ -25,9 +26,20 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import FeedServer, Request, Response
 from helpers import Item, rss, run_pass
+from mail_helpers import Item as MailItem
+from mail_helpers import add_blog, fetch_all, subscriber
+from smtp_sink import SMTPServer
 from townsquare.config import Config
-from townsquare.metrics import exposition
-from townsquare.service import Job, Scheduler, daily_at, every, prune_fetch_log, weekly_at
+from townsquare.metrics import PROCESS, exposition
+from townsquare.service import (
+    Job,
+    Scheduler,
+    daily_at,
+    every,
+    jobs_for,
+    prune_fetch_log,
+    weekly_at,
+)
 from townsquare.store import Store, open_store
 from web.conftest import LiveSite
 
@@ -428,3 +440,36 @@ def test_web_processes_keep_nothing_that_matters(server: FeedServer, config: Con
             site.close()
         for s in stores:
             s.close()
+
+
+def test_the_digests_and_the_health_email_run_as_jobs_when_email_is_set_up(
+    store: Store, config: Config, mail_config: Config, smtp: SMTPServer, server: FeedServer
+) -> None:
+    assert [j.name for j in jobs_for(config)] == ["prune fetch log"], "no email set up"
+    mail = replace(mail_config, curator_email="curator@townsquare.example")
+    jobs = jobs_for(mail)
+    assert [j.name for j in jobs] == ["prune fetch log", "digests", "health email"]
+
+    add_blog(store, server, "/b", "A blog", [MailItem("Hello", "hello")])
+    fetch_all(store, mail)
+    # Digests hold back posts for a few minutes after they are first seen.
+    store.db.execute("UPDATE posts SET first_seen = ?", (datetime.now(UTC) - timedelta(hours=1),))
+    subscriber(store, "ann@example.org")
+    for job in jobs:
+        store.db.execute("INSERT INTO jobs (name, next_run_at) VALUES (?, ?)", (job.name, MOMENT))
+    sent_before = PROCESS.get_sample_value("townsquare_digests_sent_total")
+    scheduler = Scheduler(mail, store, jobs, tick=0.1)
+    assert [asyncio.run(scheduler.run_if_due(job)) for job in jobs] == [True, True, True]
+
+    assert sorted(m.rcpt[0] for m in smtp.messages) == [
+        "ann@example.org",
+        "curator@townsquare.example",
+    ]
+    assert PROCESS.get_sample_value("townsquare_digests_sent_total") == (sent_before or 0) + 1
+    runs = {
+        r["name"]: r for r in store.db.fetchall("SELECT name, next_run_at, last_error FROM jobs")
+    }
+    assert all(r["last_error"] is None for r in runs.values())
+    now = datetime.now(UTC)
+    assert runs["digests"]["next_run_at"] == daily_at(mail.digest_time)(now)
+    assert runs["health email"]["next_run_at"] == weekly_at(0, clock(8, 0))(now)

@@ -14,6 +14,7 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,16 @@ def _seconds(raw: object) -> float:
     if not value >= 0:  # also refuses nan
         raise ValueError("expected a number of seconds, 0 or more")
     return value
+
+
+def _clock(raw: object) -> time:
+    if isinstance(raw, time):  # a TOML time of day
+        return raw.replace(second=0, microsecond=0)
+    text = str(raw).strip()
+    hours, sep, minutes = text.partition(":")
+    if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        raise ValueError("expected a time of day as HH:MM, like 07:15")
+    return time(int(hours), int(minutes))  # raises for 25:00 or 07:60
 
 
 def _str(raw: object) -> str:
@@ -264,6 +275,13 @@ SETTINGS: tuple[Setting, ...] = (
         "while this is empty.",
     ),
     Setting(
+        "digest_time",
+        _clock,
+        time(7, 15),
+        "When 'townsquare run' sends the digests each day (UTC, HH:MM): the daily ones, and "
+        "the weekly ones on the first run of the week. Only while email is set up.",
+    ),
+    Setting(
         "smtp_port", _mail_port, 587, "The mail server's port (587 for starttls, 465 for tls)."
     ),
     Setting(
@@ -340,6 +358,7 @@ class Config:
     websub_lease: int
     secret_key: str
     smtp_host: str
+    digest_time: time
     smtp_port: int
     smtp_security: str
     smtp_username: str

@@ -2,20 +2,21 @@
 
     run ─┬─ the website (uvicorn): pages, /healthz, /metrics
          ├─ fetching: due blogs claimed and fetched as they come due (``Ingest.work``)
-         └─ jobs: each feature's periodic job, run once across every process
+         ├─ WebSub: new posts pushed out, subscriptions renewed (``WebSub.run``, in a
+         │  thread of its own, so the website never waits for it)
+         └─ jobs: each feature's periodic job, run once across every process:
+            the digests (daily at ``digest_time``), the health email (Mondays),
+            pruning the fetch log (daily)
 
 A feature adds a periodic job by adding a function to ``JOBS``: given the settings it
 gives a ``Job`` (or None when the feature is switched off)::
 
-    def _daily(store: Store, config: Config) -> DigestReport:
-        report = send_digests(store, config, Frequency.DAILY)
-        metrics.digests_sent.inc(report.sent)
-        return report
+    def _backup(store: Store, config: Config) -> str: ...
 
-    def daily_digests(config: Config) -> Job | None:
-        return Job("daily digests", daily_at(time(7, 0)), _daily)
+    def backup(config: Config) -> Job | None:
+        return Job("backup", daily_at(time(3, 0)), _backup) if config.backup_dir else None
 
-    JOBS = (prune_fetch_log, daily_digests)
+    JOBS = (..., backup)
 
 A job's ``run`` is ordinary blocking code: it runs in a thread, with a database
 connection of its own.  Which process runs each turn of a job is decided in the store
@@ -34,6 +35,7 @@ import asyncio
 import logging
 import signal
 import socket
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ from typing import TypeVar
 from . import metrics
 from .config import Config
 from .ingest.pipeline import Ingest
+from .model import Frequency
 from .store import Store
 from .store.claims import new_owner
 from .store.db import connect
@@ -89,7 +92,7 @@ def weekly_at(weekday: int, at: time) -> NextRun:
     return next_run
 
 
-# --- the jobs of the features on this branch ---------------------------------------------
+# --- the features' jobs ------------------------------------------------------------------
 
 
 def _prune(store: Store, config: Config) -> int:
@@ -100,7 +103,39 @@ def prune_fetch_log(config: Config) -> Job:
     return Job("prune fetch log", daily_at(time(4, 0)), _prune)
 
 
-JOBS: tuple[Callable[[Config], Job | None], ...] = (prune_fetch_log,)
+def _digests(store: Store, config: Config) -> dict[str, int]:
+    from .notify.digest import send_digests
+
+    sent = {}
+    for frequency in Frequency:
+        report = send_digests(store, config, frequency)
+        metrics.digests_sent.inc(report.sent)
+        sent[frequency.value] = report.sent
+    return sent
+
+
+def digests(config: Config) -> Job | None:
+    """Today's daily digests and this week's weekly ones, as ``townsquare digest send``."""
+    return Job("digests", daily_at(config.digest_time), _digests) if config.smtp_host else None
+
+
+def _health_email(store: Store, config: Config) -> str:
+    from .curation.health_email import compose
+    from .curation.mail import message, send
+
+    email = compose(store, config, datetime.now(UTC))
+    send(config, message(config, config.curator_address, email.subject, email.body))
+    return email.subject
+
+
+def health_email(config: Config) -> Job | None:
+    """The curator's weekly health email, as ``townsquare health-email``."""
+    if not (config.smtp_host and config.curator_address):
+        return None
+    return Job("health email", weekly_at(0, time(8, 0)), _health_email)
+
+
+JOBS: tuple[Callable[[Config], Job | None], ...] = (prune_fetch_log, digests, health_email)
 
 
 def jobs_for(config: Config) -> list[Job]:
@@ -173,6 +208,26 @@ class Scheduler:
             return job.run(store, self.config)
 
 
+def run_websub(config: Config, stop: threading.Event) -> None:
+    """WebSub's loop (pushing new posts out, renewing subscriptions) until ``stop``, on
+    an event loop and a database connection of its own: meant for a thread."""
+    from .websub import WebSub
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+
+        async def watch() -> None:
+            while not stop.is_set():
+                await asyncio.sleep(0.1)
+            stopping.set()
+
+        with Store(connect(config.db, migrate=False)) as store:
+            async with WebSub(store, config) as websub:
+                await asyncio.gather(websub.run(stopping), watch())
+
+    asyncio.run(main())
+
+
 @dataclass(frozen=True, slots=True)
 class Pace:
     batch: int = 50  # blogs claimed at a time
@@ -183,12 +238,13 @@ class Pace:
 async def run_service(
     config: Config, web_store: Store, sock: socket.socket, *, pace: Pace = Pace()
 ) -> int:
-    """Serve the website on ``sock`` and run the fetching and the jobs until stopped;
-    gives how many blogs were fetched."""
+    """Serve the website on ``sock`` and run the fetching, WebSub and the jobs until
+    stopped; gives how many blogs were fetched."""
     from .web import create_app
     from .web.serve import server
 
     stop = asyncio.Event()
+    stop_websub = threading.Event()
     loop = asyncio.get_running_loop()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -209,6 +265,7 @@ async def run_service(
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.1)
         stop.set()
+        stop_websub.set()
         web.should_exit = True
 
     async def part(work: Awaitable[T]) -> T:
@@ -216,6 +273,7 @@ async def run_service(
             return await work
         finally:
             stop.set()  # when one part ends, for whatever reason, the others stop too
+            stop_websub.set()
             web.should_exit = True
 
     log.info("started", extra={"fields": {"jobs": [j.name for j in scheduler.jobs]}})
@@ -223,6 +281,7 @@ async def run_service(
         results = await asyncio.gather(
             part(web.serve(sockets=[sock])),
             part(ingest.work(stop, batch=pace.batch, idle=pace.idle, once=False)),
+            part(asyncio.to_thread(run_websub, config, stop_websub)),
             part(scheduler.run(stop)),
             watch(),
         )

@@ -317,9 +317,7 @@ class Ingest:
             site_url=cleaned.site_url,
             hub=cleaned.hub,
             published=(
-                [p.published for p in cleaned.posts]
-                if result.outcome is FetchOutcome.OK
-                else None
+                [p.published for p in cleaned.posts] if result.outcome is FetchOutcome.OK else None
             ),
         )
         error = state.last_error
@@ -343,7 +341,6 @@ class Ingest:
             unchanged=counts.unchanged,
             error=error,
         )
-
 
     async def _extract(
         self, fetcher: Fetcher, source: Source, posts: list[CleanPost]
