@@ -1,16 +1,18 @@
-"""Shared fixtures: a real HTTP server on 127.0.0.1, a fresh store, the command line."""
+"""Shared fixtures: a real HTTP server on 127.0.0.1, a fresh store (SQLite, or PostgreSQL
+with TOWNSQUARE_TEST_BACKEND=postgresql), the command line."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import ipaddress
+import itertools
 import os
 import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import ExitStack, contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +36,11 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 FEEDS = DATA / "feeds"
 LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+# The backend every test's store uses: TOWNSQUARE_TEST_BACKEND=postgresql runs the whole
+# suite on PostgreSQL, each test in a schema of its own.
+BACKEND = os.environ.get("TOWNSQUARE_TEST_BACKEND", "sqlite")
+if BACKEND not in ("sqlite", "postgresql"):
+    raise ValueError(f"TOWNSQUARE_TEST_BACKEND={BACKEND!r}: expected sqlite or postgresql")
 
 
 @dataclass
@@ -142,9 +149,42 @@ def server() -> Iterator[FeedServer]:
     srv.close()
 
 
+@contextmanager
+def fresh_schema() -> Iterator[str]:
+    """A new, empty PostgreSQL schema, dropped afterwards; gives its database URL."""
+    try:
+        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        if BACKEND == "postgresql":  # the backend under test must be there
+            pytest.fail(f"PostgreSQL is not running at {POSTGRES}")
+        pytest.skip(f"PostgreSQL is not running at {POSTGRES}")
+    schema = "test_" + uuid.uuid4().hex[:12]
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 @pytest.fixture
-def db_path(tmp_path: Path) -> str:
-    return str(tmp_path / "townsquare.db")
+def new_db(tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Makes fresh, empty databases of the backend under test; gives their addresses."""
+    names = itertools.count(1)
+    with ExitStack() as stack:
+
+        def make() -> str:
+            if BACKEND == "postgresql":
+                return stack.enter_context(fresh_schema())
+            return str(tmp_path / f"townsquare-{next(names)}.db")
+
+        yield make
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, new_db: Callable[[], str]) -> str:
+    """The test's database: a SQLite file, or a PostgreSQL schema of its own."""
+    return new_db() if BACKEND == "postgresql" else str(tmp_path / "townsquare.db")
 
 
 @pytest.fixture
@@ -161,24 +201,15 @@ def store(config: Config) -> Iterator[Store]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A schema of this run's own in the test database, migrated once."""
-    try:
-        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip(f"PostgreSQL is not running at {POSTGRES}")
-    schema = "test_" + uuid.uuid4().hex[:12]
-    with admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
-            open_store(url).close()
-            yield url
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_schema() as url:
+        open_store(url).close()
+        yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql"] if BACKEND == "sqlite" else ["postgresql"])
 def any_store(request: pytest.FixtureRequest, db_path: str) -> Iterator[Store]:
-    """Each backend in turn: a fresh SQLite file, then PostgreSQL emptied for the test."""
+    """Each backend in turn: a fresh SQLite file, then PostgreSQL emptied for the test
+    (PostgreSQL only when the whole suite runs on it)."""
     if request.param == "sqlite":
         with open_store(db_path) as s:
             yield s
@@ -220,17 +251,8 @@ def run(db_path: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL schema for one test, dropped afterwards."""
-    try:
-        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip(f"PostgreSQL is not running at {POSTGRES}")
-    schema = "test_" + uuid.uuid4().hex[:12]
-    with admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_schema() as url:
+        yield url
 
 
 # --- email (issue 7) ---------------------------------------------------------------------

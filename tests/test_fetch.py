@@ -206,3 +206,13 @@ NOW = datetime(2024, 7, 5, 10, 0, tzinfo=UTC)
 )
 def test_parse_retry_after(header: str | None, expected: datetime | None) -> None:
     assert parse_retry_after(header, NOW) == expected
+
+
+def test_cache_control_and_expires_are_read(server: FeedServer, config: Config) -> None:
+    later = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    body = rss([Item("One")]).encode()
+    headers = {"Cache-Control": "public, max-age=7200", "Expires": format_datetime(later, True)}
+    fetched = fetch(config, server.respond("/both", Response(200, body, headers)))
+    assert (fetched.max_age, fetched.expires) == (7200, later)
+    bad = fetch(config, server.respond("/bad", Response(200, body, {"Expires": "0"})))
+    assert (bad.max_age, bad.expires) == (None, None)  # unreadable: stale already

@@ -213,11 +213,11 @@ def file_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 
 def test_a_built_feed_served_as_a_plain_file_can_be_followed(
-    site: Site, run: Run, tmp_path: Path, file_server: tuple[Path, str]
+    site: Site, run: Run, new_db: Callable[[], str], file_server: tuple[Path, str]
 ) -> None:
     root, base = file_server
     assert run("build", str(root)).code == 0
-    second_config = replace(site.config, db=str(tmp_path / "second.db"))
+    second_config = replace(site.config, db=new_db())
     with open_store(second_config.db) as second:
         now = datetime.now().astimezone()
         for fmt in ("atom", "rss", "json"):

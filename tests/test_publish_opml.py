@@ -25,8 +25,7 @@ def blogs_and_categories(store: Store) -> set[tuple[object, ...]]:
     return {(s.url, s.title, s.site_url, frozenset(s.categories)) for s in store.sources()}
 
 
-def import_into_fresh(tmp_path: Path, opml: Path, capsys: pytest.CaptureFixture[str]) -> Store:
-    db = str(tmp_path / "fresh.db")
+def import_into_fresh(db: str, opml: Path, capsys: pytest.CaptureFixture[str]) -> Store:
     assert cli.main(["--db", db, "import-opml", str(opml)]) == 0
     capsys.readouterr()
     return open_store(db)
@@ -38,6 +37,7 @@ def test_our_export_imports_into_a_fresh_townsquare(
     config: Config,
     run: Run,
     tmp_path: Path,
+    new_db: Callable[[], str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     make_site(server, store, config)
@@ -45,7 +45,7 @@ def test_our_export_imports_into_a_fresh_townsquare(
     result = run("export-opml", "-o", str(out))
     assert result.code == 0, result.err
     assert result.out == f"Exported the blogs to '{out}'\n"
-    with import_into_fresh(tmp_path, out, capsys) as fresh:
+    with import_into_fresh(new_db(), out, capsys) as fresh:
         assert blogs_and_categories(fresh) == blogs_and_categories(store)
         assert [c.name for c in fresh.categories()] == [c.name for c in store.categories()]
 
@@ -88,12 +88,13 @@ def test_a_category_export_imports_as_that_category(
     config: Config,
     run: Run,
     tmp_path: Path,
+    new_db: Callable[[], str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     site = make_site(server, store, config)
     out = tmp_path / "health.opml"
     assert run("export-opml", "--category", "health-care", "-o", str(out)).code == 0
-    with import_into_fresh(tmp_path, out, capsys) as fresh:
+    with import_into_fresh(new_db(), out, capsys) as fresh:
         assert blogs_and_categories(fresh) == {
             (site.rss.url, RSS_TITLE, "https://fish.example/", frozenset({"Health & care"}))
         }

@@ -1,4 +1,5 @@
-"""The pure decisions of ``ingest.schedule``: backoff, redirects, the next fetch."""
+"""The pure decisions of ``ingest.schedule``: backoff, redirects, the next fetch, the
+adaptive interval and the spacing of fetches to one host."""
 
 from __future__ import annotations
 
@@ -12,9 +13,17 @@ import pytest
 from townsquare.ingest.schedule import (
     FIRST_BACKOFF,
     MAX_BACKOFF,
+    MAX_INTERVAL,
+    MIN_INTERVAL,
+    Activity,
+    activity,
     backoff,
     decide,
+    freshness,
+    next_poll,
+    pace_by_host,
     permanent_redirect,
+    poll_interval,
 )
 from townsquare.model import (
     FetchOutcome,
@@ -222,3 +231,125 @@ def test_the_site_address_learnt_from_the_feed_is_passed_on() -> None:
     assert run(SOURCE, result(), site_url="https://blog.example/").site_url == (
         "https://blog.example/"
     )
+
+
+# --- the adaptive interval ---------------------------------------------------------------
+
+
+def test_a_blogs_rhythm_is_its_newest_dated_posts() -> None:
+    dates = [NOW - timedelta(days=d) for d in range(30)] + [None]
+    assert activity(dates, NOW) == Activity(since=NOW - timedelta(days=19), posts=20)
+    assert activity([None, None], NOW) is None
+    assert activity([], NOW) is None
+
+
+def test_a_date_in_the_future_counts_as_now() -> None:
+    assert activity([NOW + timedelta(days=400)], NOW) == Activity(since=NOW, posts=1)
+
+
+@pytest.mark.parametrize(
+    ("posts", "over", "interval"),
+    [
+        (20, timedelta(days=20), timedelta(hours=6)),  # daily: four times a day
+        (20, timedelta(days=5), timedelta(hours=1.5)),  # four a day
+        (20, timedelta(hours=2), MIN_INTERVAL),  # a busy newsroom: every 15 minutes
+        (20, timedelta(days=140), MAX_INTERVAL),  # weekly: once a day
+        (1, timedelta(days=700), MAX_INTERVAL),  # one post, two years ago
+    ],
+)
+def test_the_interval_is_a_quarter_of_the_gap_between_posts(
+    posts: int, over: timedelta, interval: timedelta
+) -> None:
+    assert poll_interval(Activity(NOW - over, posts), NOW, HOUR) == interval
+
+
+def test_a_quiet_blog_is_fetched_less_and_less_often() -> None:
+    rhythm = Activity(NOW - timedelta(days=10), 20)  # daily, until ten days ago
+    later = [poll_interval(rhythm, NOW + timedelta(days=d), HOUR) for d in (0, 10, 30, 90)]
+    assert later == sorted(later) and later[0] < later[-1] == MAX_INTERVAL
+
+
+def test_without_a_rhythm_the_default_is_used_within_the_bounds() -> None:
+    assert poll_interval(None, NOW, 2 * HOUR) == 2 * HOUR
+    assert poll_interval(None, NOW, timedelta(minutes=1)) == MIN_INTERVAL
+    assert poll_interval(None, NOW, timedelta(days=3)) == MAX_INTERVAL
+
+
+def test_max_age_wins_over_expires() -> None:
+    assert freshness(600, NOW + 5 * HOUR, NOW) == timedelta(minutes=10)
+    assert freshness(None, NOW + 5 * HOUR, NOW) == 5 * HOUR
+    assert freshness(None, NOW - HOUR, NOW) == timedelta(0)  # already stale
+    assert freshness(None, None, NOW) == timedelta(0)
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_the_next_poll_is_jittered_within_fifteen_minutes_and_a_day(seed: int) -> None:
+    rng = random.Random(seed)
+    for interval in (timedelta(minutes=15), 3 * HOUR, MAX_INTERVAL):
+        wait = next_poll(NOW, interval, rng) - NOW
+        assert MIN_INTERVAL <= wait <= MAX_INTERVAL
+        assert interval * 0.9 <= wait <= interval * 1.1
+    assert next_poll(NOW, HOUR, rng, fresh=timedelta(days=9)) == NOW + MAX_INTERVAL
+
+
+def test_jitter_spreads_blogs_that_came_due_together() -> None:
+    rng = random.Random(3)
+    assert len({next_poll(NOW, 6 * HOUR, rng) for _ in range(100)}) == 100
+
+
+def test_expires_delays_the_next_poll() -> None:
+    state = run(SOURCE, result(expires=NOW + 5 * HOUR))
+    assert state.next_due_at == NOW + 5 * HOUR
+
+
+def test_the_posts_read_set_the_rhythm_and_a_304_keeps_it() -> None:
+    posted = [NOW - timedelta(days=d) for d in range(0, 40, 2)]  # every other day
+    state = run(SOURCE, result(), published=posted)
+    assert (state.activity_since, state.activity_posts) == (NOW - timedelta(days=38), 20)
+    assert near(state.next_due_at - NOW, timedelta(days=38) / 20 / 4)
+    source = replace(SOURCE, activity_since=state.activity_since, activity_posts=20)
+    again = run(source, result(FetchOutcome.NOT_MODIFIED, status=304), published=None)
+    assert (again.activity_since, again.activity_posts) == (state.activity_since, 20)
+    assert near(again.next_due_at - NOW, timedelta(days=38) / 20 / 4)
+
+
+def test_a_failure_keeps_the_rhythm_for_later() -> None:
+    source = replace(SOURCE, activity_since=NOW - timedelta(days=3), activity_posts=5)
+    state = run(source, result(FetchOutcome.ERROR, error="the server answered 500"))
+    assert (state.activity_since, state.activity_posts) == (source.activity_since, 5)
+
+
+def near(wait: timedelta, target: timedelta) -> bool:
+    return target * 0.9 <= wait <= target * 1.1
+
+
+# --- spacing fetches to one host ---------------------------------------------------------
+
+
+def test_fetches_to_one_host_start_a_gap_apart() -> None:
+    urls = [
+        "https://a.example/1",
+        "https://B.example/1",
+        "https://a.example/2",
+        "https://a.example:8443/3",
+        "https://b.example/2",
+        "https://c.example/",
+    ]
+    delays, free = pace_by_host(urls, gap=2.0, now=100.0, free_at={})
+    assert delays == [0.0, 0.0, 2.0, 4.0, 2.0, 0.0]
+    assert free == {"a.example": 106.0, "b.example": 104.0, "c.example": 102.0}
+
+
+def test_the_spacing_carries_on_from_the_last_batch() -> None:
+    _, free = pace_by_host(["https://a.example/1"], gap=2.0, now=100.0, free_at={})
+    delays, free = pace_by_host(
+        ["https://a.example/2", "https://b.example/"], gap=2.0, now=101.0, free_at=free
+    )
+    assert delays == [1.0, 0.0]
+    later, free = pace_by_host(["https://a.example/3"], gap=2.0, now=200.0, free_at=free)
+    assert later == [0.0] and free == {"a.example": 202.0}
+
+
+def test_no_gap_means_no_wait() -> None:
+    delays, free = pace_by_host(["https://a.example/"] * 3, gap=0, now=5.0, free_at={})
+    assert delays == [0.0, 0.0, 0.0] and free == {}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -45,6 +46,7 @@ def _workers(db: str, count: int) -> list[subprocess.Popen[bytes]]:
         "TOWNSQUARE_ALLOW_NETWORKS": "127.0.0.1/32",
         "TOWNSQUARE_DB": db,
         "TOWNSQUARE_CLAIM_LEASE": "60",
+        "TOWNSQUARE_FETCH_HOST_GAP": "0",  # every feed here is on one host
     }
     return [
         subprocess.Popen(
@@ -59,9 +61,9 @@ def _workers(db: str, count: int) -> list[subprocess.Popen[bytes]]:
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
 def test_three_workers_one_killed(
-    backend: str, server: FeedServer, pg_url: str, db_path: str
+    backend: str, server: FeedServer, pg_url: str, tmp_path: Path
 ) -> None:
-    db = pg_url if backend == "postgresql" else db_path
+    db = pg_url if backend == "postgresql" else str(tmp_path / "workers.db")
     now = datetime.now(UTC)
     with open_store(db) as store:
         for n in range(FEEDS):

@@ -13,6 +13,7 @@ import getpass
 import json
 import os
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -259,6 +260,8 @@ def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, config: Config) -> int:
+    from . import logs, metrics
+
     async def work(ingest: Ingest) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -266,7 +269,16 @@ def cmd_worker(args: argparse.Namespace, config: Config) -> int:
             loop.add_signal_handler(signum, stop.set)
         return await ingest.work(stop, batch=args.batch, idle=args.idle, once=args.once)
 
+    logs.setup()
     with open_store(config.db) as store:
+        if args.metrics_port is not None:
+            try:
+                port = metrics.serve_process_metrics(config.host, args.metrics_port)
+            except OSError as exc:
+                raise InputError(
+                    f"cannot serve metrics on {config.host}:{args.metrics_port}: {exc.strerror}"
+                ) from None
+            print(f"Metrics at http://{config.host}:{port}/metrics", flush=True)
         ingest = Ingest(store, config)
         try:
             fetched = asyncio.run(work(ingest))
@@ -416,10 +428,9 @@ def cmd_build(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _serve_site(config: Config, store: Store, host: str, port: int) -> int:
-    """Serve the website until interrupted; prints the address once it is listening."""
-    from .web import create_app
-    from .web.serve import address, bind, server
+def _listen(config: Config, host: str, port: int) -> tuple[socket.socket, Config]:
+    """A listening socket, and the settings with the site's address filled in if unset."""
+    from .web.serve import address, bind
 
     try:
         sock = bind(host, port)
@@ -427,11 +438,19 @@ def _serve_site(config: Config, store: Store, host: str, port: int) -> int:
         raise InputError(
             f"cannot listen on {host}:{port}: {exc.strerror}: choose another with --port"
         ) from None
-    url = address(sock)
     if config.base_url == default_value("base_url"):
-        config = replace(config, base_url=url)
+        config = replace(config, base_url=address(sock))
+    return sock, config
+
+
+def _serve_site(config: Config, store: Store, host: str, port: int) -> int:
+    """Serve the website until interrupted; prints the address once it is listening."""
+    from .web import create_app
+    from .web.serve import address, server
+
+    sock, config = _listen(config, host, port)
     web = server(create_app(config, store))
-    print(f"{config.site_name} is at {url}  (press Ctrl+C to stop)", flush=True)
+    print(f"{config.site_name} is at {address(sock)}  (press Ctrl+C to stop)", flush=True)
     try:
         web.run(sockets=[sock])
     finally:
@@ -442,6 +461,25 @@ def _serve_site(config: Config, store: Store, host: str, port: int) -> int:
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     with open_store(config.db) as store:
         return _serve_site(config, store, args.host or config.host, _port(args, config))
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    from . import logs
+    from .service import Pace, run_service
+    from .web.serve import address
+
+    logs.setup()
+    with open_store(config.db) as store:
+        sock, config = _listen(config, args.host or config.host, _port(args, config))
+        print(f"{config.site_name} is at {address(sock)}  (stop with Ctrl+C)", flush=True)
+        try:
+            fetched = asyncio.run(
+                run_service(config, store, sock, pace=Pace(batch=args.batch, idle=args.idle))
+            )
+        finally:
+            sock.close()
+    print(f"Stopped after fetching {fetched} blog{'s' if fetched != 1 else ''}", flush=True)
+    return 0
 
 
 def _port(args: argparse.Namespace, config: Config) -> int:
@@ -764,6 +802,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="stop when no blog is due any more")
     p.add_argument("--batch", type=int, default=50, help="blogs claimed at a time (default 50)")
     p.add_argument("--idle", type=float, default=30.0, help="seconds to wait when nothing is due")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve this worker's own metrics at http://HOST:PORT/metrics (0: any free port)",
+    )
     p = sub.add_parser(
         "websub",
         help="WebSub: posts pushed to this site by blogs' hubs, and this site's own hub.",
@@ -811,6 +855,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p = command("serve", cmd_serve, "Serve the website.")
     _listen_arguments(p)
+    p = command(
+        "run",
+        cmd_run,
+        "Serve the website and fetch each blog when it is due, until stopped: the service.",
+    )
+    _listen_arguments(p)
+    p.add_argument("--batch", type=int, default=50, help="blogs claimed at a time (default 50)")
+    p.add_argument(
+        "--idle", type=float, default=5.0, help="seconds between looks when nothing is due"
+    )
     p = command(
         "export-opml",
         cmd_export_opml,

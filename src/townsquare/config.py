@@ -14,6 +14,7 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,23 @@ def _float(raw: object) -> float:
     if value <= 0:
         raise ValueError("expected a number above 0")
     return value
+
+
+def _seconds(raw: object) -> float:
+    value = float(str(raw).strip())
+    if not value >= 0:  # also refuses nan
+        raise ValueError("expected a number of seconds, 0 or more")
+    return value
+
+
+def _clock(raw: object) -> time:
+    if isinstance(raw, time):  # a TOML time of day
+        return raw.replace(second=0, microsecond=0)
+    text = str(raw).strip()
+    hours, sep, minutes = text.partition(":")
+    if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        raise ValueError("expected a time of day as HH:MM, like 07:15")
+    return time(int(hours), int(minutes))  # raises for 25:00 or 07:60
 
 
 def _str(raw: object) -> str:
@@ -162,8 +180,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Known accessibility problems and when they will be fixed, added to the accessibility "
         "statement on the about page.",
     ),
-    Setting("host", _str, "127.0.0.1", "The address 'townsquare serve' listens on."),
-    Setting("port", _port, 8080, "The port 'townsquare serve' listens on (0: any free port)."),
+    Setting(
+        "host", _str, "127.0.0.1", "The address 'townsquare serve' and 'townsquare run' listen on."
+    ),
+    Setting(
+        "port",
+        _port,
+        8080,
+        "The port 'townsquare serve' and 'townsquare run' listen on (0: any free port).",
+    ),
     Setting("page_size", _count, 10, "Posts on each page of the river, a blog or a category."),
     Setting(
         "allow_networks",
@@ -182,12 +207,39 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fetch_timeout", _float, 30.0, "Seconds a whole fetch may take, redirects included."),
     Setting("connect_timeout", _float, 10.0, "Seconds to wait for a connection."),
     Setting("max_body_bytes", _int, 10_000_000, "Largest feed body read, after decompression."),
-    Setting("poll_interval", _int, 3600, "Seconds between fetches of a healthy feed."),
+    Setting(
+        "poll_interval",
+        _int,
+        3600,
+        "Seconds between fetches of a blog whose posting rhythm is not known yet; once it is, "
+        "each blog is fetched about four times in its typical gap between posts, from every 15 "
+        "minutes to once a day.",
+    ),
+    Setting(
+        "fetch_host_gap",
+        _seconds,
+        1.0,
+        "Seconds between the starts of two scheduled fetches to the same host, in each process "
+        "('townsquare run' and 'townsquare worker'); 0 for no gap.",
+    ),
+    Setting(
+        "shutdown_grace",
+        _seconds,
+        20.0,
+        "Seconds fetches already under way may take to finish when the service is asked to stop; "
+        "after that they are abandoned, and fetched again later.",
+    ),
     Setting(
         "claim_lease",
         _int,
         600,
         "Seconds a worker may hold a batch of blogs before another worker may take them over.",
+    ),
+    Setting(
+        "fetch_log_days",
+        _count,
+        30,
+        "Days each fetch is kept in a blog's fetch history; older ones are forgotten every day.",
     ),
     Setting("feed_items", _count, 50, "How many of the newest posts each published feed holds."),
     Setting(
@@ -226,6 +278,13 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "The mail server that sends digests and confirmation emails. No email is sent "
         "while this is empty.",
+    ),
+    Setting(
+        "digest_time",
+        _clock,
+        time(7, 15),
+        "When 'townsquare run' sends the digests each day (UTC, HH:MM): the daily ones, and "
+        "the weekly ones on the first run of the week. Only while email is set up.",
     ),
     Setting(
         "smtp_port", _mail_port, 587, "The mail server's port (587 for starttls, 465 for tls)."
@@ -294,13 +353,17 @@ class Config:
     connect_timeout: float
     max_body_bytes: int
     poll_interval: int
+    fetch_host_gap: float
+    shutdown_grace: float
     claim_lease: int
+    fetch_log_days: int
     feed_items: int
     websub_hub: str
     websub_subscribe: bool
     websub_lease: int
     secret_key: str
     smtp_host: str
+    digest_time: time
     smtp_port: int
     smtp_security: str
     smtp_username: str

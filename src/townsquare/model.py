@@ -64,6 +64,7 @@ class FetchResult:
     hub_links: tuple[str, ...] = ()  # WebSub hubs from the Link header
     self_link: str | None = None  # rel=self from the Link header
     max_age: int | None = None  # Cache-Control max-age, seconds
+    expires: datetime | None = None  # the Expires header (ignored when max-age is given)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +175,8 @@ class Source:
     redirect_count: int = 0
     disabled_reason: str | None = None
     retry_after: datetime | None = None
+    activity_since: datetime | None = None  # the blog's rhythm: activity_posts posts since then
+    activity_posts: int = 0
     hub_url: str | None = None  # the WebSub hub its feed advertises
     topic_url: str | None = None  # the feed's own address, as it names it for the hub
     push_until: datetime | None = None  # a hub pushes its posts until then (polled daily)
@@ -231,6 +234,8 @@ class FetchState:
     enabled: bool
     disabled_reason: str | None
     site_url: str | None = None  # learnt from the feed, when the source had none
+    activity_since: datetime | None = None  # the blog's rhythm, for its next interval
+    activity_posts: int = 0
     hub_url: str | None = None  # the WebSub hub the feed advertises, if any
     topic_url: str | None = None
 

@@ -20,6 +20,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, sync_playwright
 
+from conftest import BACKEND, fresh_schema
 from townsquare.config import Config, load
 from townsquare.curation.passwords import hash_password
 from townsquare.demo.server import add_sample_blogs, serve_samples
@@ -94,8 +95,18 @@ def site_config(db: str, **settings: object) -> Config:
 
 
 @pytest.fixture(scope="session")
-def demo_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
-    db = str(tmp_path_factory.mktemp("demo") / "demo.db")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo's database, of the backend under test, kept for the whole run."""
+    if BACKEND == "postgresql":
+        with fresh_schema() as url:
+            yield url
+        return
+    yield str(tmp_path_factory.mktemp("demo") / "demo.db")
+
+
+@pytest.fixture(scope="session")
+def demo_config(demo_db: str) -> Config:
+    db = demo_db
     return site_config(
         db,
         site_name="Public sector blogs",

@@ -357,6 +357,34 @@ def test_websub_run_sends_new_posts_until_stopped(
     assert (proc.returncode, out) == (0, "Stopped\n")
 
 
+def test_the_service_fetches_and_pushes_new_posts_on_its_own(
+    instances: Callable[..., Instance], blog: Blog
+) -> None:
+    """``townsquare run`` fetches the blog when it is due and pushes its post to B."""
+    a, b = chained(instances, blog, start=False)
+    env = {
+        **os.environ,
+        "PYTHONPATH": SRC,
+        "TOWNSQUARE_BASE_URL": a.url,
+        "TOWNSQUARE_ALLOW_NETWORKS": "127.0.0.1/32",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "townsquare", "--db", a.db, "run", "--port", "0", "--idle", "0.2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert " is at http://127.0.0.1:" in proc.stdout.readline()
+        blog.write(NEW)
+        (source,) = a.store.sources()
+        a.store.update_source(source.id, next_due_at=datetime.now(UTC))
+        wait_for(lambda: NEW in b.get("/").text)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert (proc.returncode, out) == (0, "Stopped after fetching 1 blog\n")
+
+
 def test_a_site_hubs_cannot_reach_asks_no_hub(
     instances: Callable[..., Instance],
     monkeypatch: pytest.MonkeyPatch,

@@ -1,9 +1,9 @@
 """The weekly health email: what needs the curator, in a few lines of plain text.
 
-``townsquare health-email`` sends it; run it once a week (from cron or a
-systemd timer).  It lists the blogs failing for more than 7 days and those
-silent for more than 6 months, each with a link to its page in the admin
-area, and what waits in the moderation queue.
+``townsquare health-email`` sends it, and ``townsquare run`` every Monday; otherwise
+run it once a week (from cron or a systemd timer).  It lists the blogs failing for
+more than 7 days and those silent for more than 6 months, each with a link to its
+page in the admin area, and what waits in the moderation queue.
 """
 
 from __future__ import annotations

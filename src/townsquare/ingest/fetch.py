@@ -99,6 +99,17 @@ def _max_age(headers: CIMultiDictProxy[str]) -> int | None:
     return _seconds(match.group(1)) if match else None
 
 
+def parse_expires(value: str | None) -> datetime | None:
+    """The Expires header as a moment; a date that cannot be read means already stale."""
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def describe_status(status: int, reason: str | None) -> str:
     return f"the server answered {status} {reason or ''}".rstrip()
 
@@ -357,6 +368,7 @@ class Fetcher:
             hub_links=hubs,
             self_link=self_link,
             max_age=_max_age(resp.headers),
+            expires=parse_expires(resp.headers.get("Expires")),
         )
         if resp.status == 304:
             return replace(base, outcome=FetchOutcome.NOT_MODIFIED)

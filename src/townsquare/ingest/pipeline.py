@@ -25,6 +25,13 @@ writer thread, one transaction per source, so SQLite has one writer and the
 event loop keeps fetching while it writes.
 ``ingest_result`` is the same path for a body that arrived another way (a
 WebSub push, the demo, a test).
+
+Each fetch is one log record (``townsquare.fetch``: outcome, status, duration, posts)
+and moves the process's metrics (``townsquare.metrics``).  ``work`` is the scheduled
+loop of ``townsquare run`` and ``townsquare worker``: it spaces fetches to one host
+(``schedule.pace_by_host``) and, when stopped, lets fetches under way finish for a
+grace period, then abandons them; each source is stored in one transaction, so an
+abandoned one is simply fetched again later.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from .. import metrics
 from ..config import Config
 from ..errors import ParseError
 from ..model import CleanPost, FetchOutcome, FetchResult, PostFilter, SaveCounts, Source
@@ -54,7 +62,7 @@ from .extract import MAX_PAGES, article_html, is_article_page, with_article
 from .fetch import Fetcher
 from .filter import filter_posts
 from .parse import parse_feed
-from .schedule import decide
+from .schedule import decide, pace_by_host
 
 Progress = Callable[[int, int], None]
 log = logging.getLogger(__name__)
@@ -62,6 +70,7 @@ FAULT = (
     "Townsquare could not read this feed because of a fault in Townsquare itself ({kind}); "
     "please report it, with the feed's address"
 )
+logger = logging.getLogger("townsquare.fetch")
 
 PROCESSES_FROM = 16  # sources in a pass before parsing moves to worker processes
 PASS_LEASE = timedelta(hours=1)  # a one-off pass claims every due source at once
@@ -162,6 +171,7 @@ class Ingest:
         self._writer = ThreadPoolExecutor(max_workers=1)
         self._pool: Executor = self._threads
         self._processes: ProcessPoolExecutor | None = None
+        self._host_free: dict[str, float] = {}  # host -> earliest next start (monotonic)
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)
@@ -205,31 +215,71 @@ class Ingest:
         """A worker: claim due sources a batch at a time until stopped; gives the count.
 
         With ``once`` it stops when no source is due any more, waiting for
-        sources other workers hold (a dead worker's claims run out).
+        sources other workers hold (a dead worker's claims run out).  When ``stop``
+        is set, fetches under way get ``shutdown_grace`` seconds to finish; the rest
+        are abandoned and their claims let go.
         """
         owner = new_owner()
         lease = timedelta(seconds=self.config.claim_lease)
         fetched = 0
         try:
             while not stop.is_set():
-                due = self.store.claim_due(owner, datetime.now(UTC), lease=lease, limit=batch)
+                due = await asyncio.to_thread(
+                    self.store.claim_due, owner, datetime.now(UTC), lease=lease, limit=batch
+                )
                 if due:
-                    fetched += len((await self.run_sources(due)).sources)
+                    fetched += await self._work_batch(due, stop)
                     continue
-                if once and self.store.count_due(datetime.now(UTC)) == 0:
+                if once and await asyncio.to_thread(self.store.count_due, datetime.now(UTC)) == 0:
                     break  # due sources still claimed by others are waited for
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), min(idle, 1.0) if once else idle)
         finally:
-            self.store.release_claims(owner)
+            await asyncio.to_thread(self.store.release_claims, owner)
         return fetched
 
-    async def run_sources(
-        self, due: Sequence[Source], *, progress: Progress | None = None
-    ) -> PassReport:
-        """fetch | parse | clean | store for sources already claimed."""
-        started = time.monotonic()
+    async def _work_batch(self, due: Sequence[Source], stop: asyncio.Event) -> int:
+        now = time.monotonic()
+        delays, self._host_free = pace_by_host(
+            [s.url for s in due], gap=self.config.fetch_host_gap, now=now, free_at=self._host_free
+        )
         report = PassReport()
+        batch = asyncio.ensure_future(
+            self.run_sources(due, delays=delays, stop=stop, report=report)
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({batch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not batch.done():  # stopping: fetches under way may finish, for a while
+                await asyncio.wait({batch}, timeout=self.config.shutdown_grace)
+        finally:
+            stopping.cancel()
+            if not batch.done():
+                logger.info("abandoned", extra={"fields": {"sources": len(due)}})
+                batch.cancel()
+        await asyncio.wait({batch})
+        if not batch.cancelled():
+            batch.result()  # a fault of ours is raised here, not lost
+        return len(report.sources)
+
+    async def run_sources(
+        self,
+        due: Sequence[Source],
+        *,
+        progress: Progress | None = None,
+        delays: Sequence[float] | None = None,
+        stop: asyncio.Event | None = None,
+        report: PassReport | None = None,
+    ) -> PassReport:
+        """fetch | parse | clean | store for sources already claimed.
+
+        ``delays`` holds how long each source waits before its fetch may start;
+        once ``stop`` is set, no more fetches start.  Sources are added to ``report``
+        as they are stored.
+        """
+        started = time.monotonic()
+        if report is None:
+            report = PassReport()
         done = 0
         if progress:
             progress(0, len(due))
@@ -244,14 +294,19 @@ class Ingest:
         rules = self.store.filters_for(s.id for s in due)
         async with Fetcher(self.config) as fetcher:
 
-            async def one(source: Source) -> None:
+            async def one(source: Source, delay: float) -> None:
                 nonlocal done
+                if delay > 0:
+                    await asyncio.sleep(delay)
                 # A source waits for its host's turn before it takes a slot, so a slow
                 # host's queue never holds slots other hosts could use, and a fetch's
                 # deadline starts when it is sent, not while it waits its turn.
                 async with hosts[_host(source.url)]:
                     await limit.acquire()
                     try:
+                        if stop is not None and stop.is_set():
+                            limit.release()
+                            return
                         began = time.monotonic()
                         result = await fetcher.fetch(
                             source.url, etag=source.etag, last_modified=source.last_modified
@@ -260,19 +315,22 @@ class Ingest:
                         limit.release()
                         raise
                 try:  # the host is free again; the slot is kept until the body is stored
-                    took = int((time.monotonic() - began) * 1000)
+                    took = time.monotonic() - began
                     outcome = await self.ingest_result(
-                        source, result, duration_ms=took, fetcher=fetcher,
+                        source, result, duration_ms=int(took * 1000), fetcher=fetcher,
                         rules=rules.get(source.id, []),
                     )  # fmt: skip
                 finally:
                     limit.release()
+                _record(outcome, result, took)
                 report.sources.append(outcome)
                 done += 1
                 if progress:
                     progress(done, len(due))
 
-            await asyncio.gather(*(one(s) for s in due))
+            await asyncio.gather(
+                *(one(s, d) for s, d in zip(due, delays or [0.0] * len(due), strict=True))
+            )
         report.seconds = time.monotonic() - started
         return report
 
@@ -316,6 +374,9 @@ class Ingest:
             parse_error=parse_error,
             site_url=cleaned.site_url,
             hub=cleaned.hub,
+            published=(
+                [p.published for p in cleaned.posts] if result.outcome is FetchOutcome.OK else None
+            ),
         )
         error = state.last_error
         log = FetchLogEntry(
@@ -364,3 +425,22 @@ class Ingest:
         ):
             out[i] = extracted
         return out
+
+
+def _record(report: SourceReport, result: FetchResult, seconds: float) -> None:
+    """One fetch: its log record and the process's metrics."""
+    metrics.fetches.labels(report.outcome).inc()
+    metrics.fetch_seconds.observe(seconds)
+    metrics.posts_ingested.labels("new").inc(report.new)
+    metrics.posts_ingested.labels("updated").inc(report.updated)
+    fields = {
+        "source": report.source_id,
+        "url": report.url,
+        "outcome": report.outcome,
+        "status": result.status,
+        "ms": round(seconds * 1000),
+        "new": report.new,
+        "updated": report.updated,
+        "error": report.error,
+    }
+    logger.info("fetch", extra={"fields": fields})

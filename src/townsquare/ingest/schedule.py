@@ -1,7 +1,15 @@
-"""Decisions about a fetch, as pure functions: no I/O, the clock passed in.
+"""Decisions about fetching, as pure functions: no I/O, the clock passed in.
 
 - ``backoff``: how long to wait after the n-th failure in a row.
 - ``permanent_redirect``: where a chain of 301/308 hops leads.
+- ``activity`` and ``poll_interval``: how often to fetch a blog, from how often it posts
+  (between 15 minutes and 24 hours).
+- ``freshness``: how long the server says the feed stays fresh (Cache-Control max-age,
+  else Expires).
+- ``next_poll``: the next fetch after a success: the interval with jitter, never before
+  the feed goes stale.
+- ``pace_by_host``: when each fetch of a batch may start, so that fetches to one host
+  start at least a set gap apart.
 - ``decide``: the source's new fetch state after one fetch; a source whose
   hub pushes its posts (WebSub) is polled daily while the push lasts.
 """
@@ -9,8 +17,10 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from ..model import FetchOutcome, FetchResult, FetchState, Redirect, Source, SourceStatus
 
@@ -19,6 +29,18 @@ MAX_BACKOFF = timedelta(hours=24)
 PUSHED_INTERVAL = timedelta(hours=24)  # polling a blog whose hub pushes its posts
 REDIRECT_CONFIRMATIONS = 2
 JITTER = 0.1
+MIN_INTERVAL = timedelta(minutes=15)
+MAX_INTERVAL = timedelta(hours=24)
+POLLS_PER_POST = 4  # fetches in a blog's typical time between posts
+ACTIVITY_POSTS = 20  # the newest dated posts that tell a blog's rhythm
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """A blog's rhythm: ``posts`` posts published from ``since`` to when its feed was read."""
+
+    since: datetime
+    posts: int
 
 
 def jittered(delay: timedelta, rng: random.Random) -> timedelta:
@@ -43,6 +65,76 @@ def permanent_redirect(redirects: Sequence[Redirect]) -> str | None:
     return target
 
 
+def activity(published: Iterable[datetime | None], now: datetime) -> Activity | None:
+    """The rhythm of the newest dated posts of a feed; None when no post has a date.
+
+    A date in the future counts as now: it is a mistake, not a promise.
+    """
+    dates = sorted((min(d, now) for d in published if d is not None), reverse=True)
+    if not dates:
+        return None
+    newest = dates[:ACTIVITY_POSTS]
+    return Activity(since=newest[-1], posts=len(newest))
+
+
+def poll_interval(rhythm: Activity | None, now: datetime, default: timedelta) -> timedelta:
+    """How long between fetches: a quarter of the blog's typical gap between posts.
+
+    The gap counts the quiet time since the newest post, so a blog that stops posting
+    is fetched less and less often, down to once a day.  A blog whose rhythm is not
+    known yet is fetched every ``default``.  Always between 15 minutes and 24 hours.
+    """
+    wanted = default
+    if rhythm is not None and rhythm.posts > 0:
+        gap = max(now - rhythm.since, timedelta(0)) / rhythm.posts
+        wanted = gap / POLLS_PER_POST
+    return min(MAX_INTERVAL, max(MIN_INTERVAL, wanted))
+
+
+def freshness(max_age: int | None, expires: datetime | None, now: datetime) -> timedelta:
+    """How long the server says its answer stays fresh: max-age wins over Expires."""
+    if max_age is not None:
+        return timedelta(seconds=max_age)
+    if expires is not None:
+        return max(expires - now, timedelta(0))
+    return timedelta(0)
+
+
+def next_poll(
+    now: datetime, interval: timedelta, rng: random.Random, *, fresh: timedelta = timedelta(0)
+) -> datetime:
+    """The next fetch after a success: the interval with jitter, not before the feed is
+    stale, never sooner than 15 minutes nor later than 24 hours."""
+    wait = max(jittered(interval, rng), fresh)
+    return now + min(MAX_INTERVAL, max(MIN_INTERVAL, wait))
+
+
+def host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or url).lower()
+    except ValueError:
+        return url
+
+
+def pace_by_host(
+    urls: Sequence[str], *, gap: float, now: float, free_at: Mapping[str, float]
+) -> tuple[list[float], dict[str, float]]:
+    """When each fetch of a batch may start, in seconds from ``now``.
+
+    Fetches to one host start at least ``gap`` seconds apart, in the order given,
+    continuing from ``free_at`` (a host's earliest next start, on the same clock as
+    ``now``, from earlier batches).  Gives the delays and the hosts' new ``free_at``.
+    """
+    free = dict(free_at)
+    delays = []
+    for url in urls:
+        key = host(url)
+        start = max(now, free.get(key, now))
+        delays.append(start - now)
+        free[key] = start + gap
+    return delays, {k: v for k, v in free.items() if v > now}
+
+
 def decide(
     source: Source,
     result: FetchResult,
@@ -52,10 +144,13 @@ def decide(
     rng: random.Random,
     parse_error: str | None = None,
     site_url: str | None = None,
+    published: Sequence[datetime | None] | None = None,
     hub: tuple[str, str] | None = None,
 ) -> FetchState:
     """The source's fetch state after ``result`` (and parsing it, if it had a body).
 
+    ``interval`` is for a blog whose rhythm is not known; ``published`` holds the dates
+    of the posts just read (None when no feed was read), which tell the rhythm.
     ``hub`` is the WebSub hub and topic the body advertised, if it had a body.
     """
     success = result.outcome in (FetchOutcome.OK, FetchOutcome.NOT_MODIFIED) and parse_error is None
@@ -70,17 +165,24 @@ def decide(
         else:
             redirect_url = moved
 
+    rhythm = activity(published, now) if published is not None else None
+    if rhythm is None and source.activity_since is not None:
+        rhythm = Activity(source.activity_since, source.activity_posts)
+
     enabled, disabled_reason = source.enabled, source.disabled_reason
     retry_after = None
     if success:
         status = SourceStatus.OK
-        wait = jittered(interval, rng)
+        next_due = next_poll(
+            now,
+            poll_interval(rhythm, now, interval),
+            rng,
+            fresh=freshness(result.max_age, result.expires, now),
+        )
         if source.push_until is not None and source.push_until > now:
             # Its hub pushes new posts: poll daily, and as usual once the push lapses.
-            wait = max(wait, min(jittered(PUSHED_INTERVAL, rng), source.push_until - now))
-        if result.max_age:
-            wait = max(wait, min(timedelta(seconds=result.max_age), MAX_BACKOFF))
-        next_due = now + wait
+            pushed = now + min(jittered(PUSHED_INTERVAL, rng), MAX_INTERVAL)
+            next_due = max(next_due, min(pushed, source.push_until))
     elif result.outcome is FetchOutcome.GONE:
         status = SourceStatus.GONE
         enabled, disabled_reason = False, "gone"
@@ -114,6 +216,8 @@ def decide(
         enabled=enabled,
         disabled_reason=disabled_reason,
         site_url=site_url,
+        activity_since=rhythm.since if rhythm else None,
+        activity_posts=rhythm.posts if rhythm else 0,
         hub_url=hub_url,
         topic_url=topic_url,
     )

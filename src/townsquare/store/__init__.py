@@ -2,9 +2,9 @@
 
 ``Store`` is split by domain (``sources``, ``categories``, ``posts``,
 ``subscribers``, ``revision``, ``websub``, ``filters``, ``accounts``, ``queue``,
-``search``) into mixins over one ``Database``; the same code runs on SQLite and
-PostgreSQL.  Open it with ``open_store(url)``, which also brings the schema up to
-date (and, on SQLite, builds the search index for posts stored before there was one).
+``search``, ``service``) into mixins over one ``Database``; the same code runs on
+SQLite and PostgreSQL.  Open it with ``open_store(url)``, which also brings the schema
+up to date (and, on SQLite, builds the search index for posts stored before there was one).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .posts import (
 from .queue import Blocked, Check, FoundFeed, ItemKind, ItemState, QueueItem, QueueStore
 from .revision import Revision, RevisionStore
 from .search import SearchPage, SearchRow, SearchStore
+from .service import ServiceFigures, ServiceStore
 from .subscribers import SubscriberStore
 from .websub import WebSubStore
 
@@ -46,6 +47,7 @@ __all__ = [
     "Revision",
     "SearchPage",
     "SearchRow",
+    "ServiceFigures",
     "Session",
     "Store",
     "open_store",
@@ -60,6 +62,7 @@ class Store(
     AccountStore,
     QueueStore,
     WebSubStore,
+    ServiceStore,
 ):
     def __init__(self, db: Database) -> None:
         self.db = db

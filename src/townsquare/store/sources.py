@@ -17,7 +17,7 @@ _SOURCE_COLUMNS = """s.id, s.url, s.site_url, s.title, s.slug, s.enabled, s.exce
     s.status, s.http_status, s.last_error, s.consecutive_failures, s.last_fetched_at,
     s.last_success_at, s.next_due_at, s.etag, s.last_modified, s.created_at,
     s.redirect_url, s.redirect_count, s.disabled_reason, s.retry_after, s.hub_url, s.topic_url,
-    s.push_until, s.extract_full, s.retired"""
+    s.push_until, s.extract_full, s.retired, s.activity_since, s.activity_posts"""
 
 
 def _source(row: Row, categories: tuple[str, ...] = ()) -> Source:
@@ -44,6 +44,8 @@ def _source(row: Row, categories: tuple[str, ...] = ()) -> Source:
         redirect_count=row["redirect_count"],
         disabled_reason=row["disabled_reason"],
         retry_after=row["retry_after"],
+        activity_since=row["activity_since"],
+        activity_posts=row["activity_posts"],
         hub_url=row["hub_url"],
         topic_url=row["topic_url"],
         push_until=row["push_until"],
@@ -204,6 +206,7 @@ class SourceStore(CategoryStore):
                    next_due_at = ?, retry_after = ?, etag = ?, last_modified = ?, redirect_url = ?,
                    redirect_count = ?, enabled = ?, disabled_reason = ?,
                    site_url = coalesce(site_url, ?), hub_url = ?, topic_url = ?,
+                   activity_since = ?, activity_posts = ?,
                    claimed_by = NULL, claim_expires = NULL
                WHERE id = ?""",
             (
@@ -225,6 +228,8 @@ class SourceStore(CategoryStore):
                 state.site_url,
                 state.hub_url,
                 state.topic_url,
+                state.activity_since,
+                state.activity_posts,
                 source.id,
             ),
         )

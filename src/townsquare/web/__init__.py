@@ -3,6 +3,7 @@
 app.py        create_app: the route table and the one place errors become responses
 pages.py      the HTML pages, one small handler each
 api.py        the JSON API; openapi.py describes it
+health.py     /healthz and /metrics, for whoever runs the site
 site.py       state shared by handlers: store, templates, page cache, index
 index.py      the blogs and categories, read once per store revision
 views.py      what a page shows of a post

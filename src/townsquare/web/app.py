@@ -30,7 +30,7 @@ from starlette.types import ASGIApp
 from ..config import Config
 from ..errors import InputError, NotFoundError, PostGoneError
 from ..store import Store
-from . import api, asks, feeds, live, pages, websub
+from . import api, asks, feeds, health, live, pages, websub
 from .admin import auth, blogs, categories, overview, queue, takedowns
 from .security import SecurityHeaders
 from .site import Site
@@ -65,6 +65,8 @@ ROUTES = [
     Route("/api/blogs", api.blogs),
     Route("/api/blogs/{slug}", api.blog),
     Route("/api/categories", api.categories),
+    Route("/healthz", health.healthz),
+    Route("/metrics", health.metrics),
     Route("/suggest", asks.suggest, methods=["GET", "POST"]),
     Route("/suggest/sent", asks.sent),
     Route("/takedown", asks.takedown, methods=["GET", "POST"]),

@@ -6,6 +6,7 @@ import socket
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.config import LOGGING_CONFIG
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -26,7 +27,9 @@ def address(sock: socket.socket) -> str:
     return f"http://{shown}:{port}/"
 
 
-def server(app: ASGIApp) -> uvicorn.Server:
+def server(app: ASGIApp, *, configure_logging: bool = True) -> uvicorn.Server:
+    """uvicorn over ``app``; without ``configure_logging`` its records go to the root
+    logger as they are (``townsquare run`` writes them as JSON lines)."""
     # Open live-river streams would hold a shutdown forever: they get a few seconds.
     config = uvicorn.Config(
         app,
@@ -34,6 +37,7 @@ def server(app: ASGIApp) -> uvicorn.Server:
         access_log=False,
         server_header=False,
         lifespan="off",
+        log_config=LOGGING_CONFIG if configure_logging else None,
         timeout_graceful_shutdown=3,
     )
     return uvicorn.Server(config)
