@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from conftest import FeedServer
+from conftest import BACKEND, FeedServer
 from townsquare.config import Config, load
 from townsquare.ingest.pipeline import Ingest
 from townsquare.model import Source
@@ -383,6 +383,7 @@ def test_queries_of_nothing_find_nothing(site: Site) -> None:
 # --- SQLite only: an index for posts stored before search existed ---------------------
 
 
+@pytest.mark.skipif(BACKEND != "sqlite", reason="FTS5 is SQLite's; PostgreSQL uses a trigger")
 def test_open_store_builds_a_missing_index(server: FeedServer, config: Config) -> None:
     with open_store(config.db) as store:
         site = Site(server, store, config)
@@ -409,7 +410,7 @@ def test_search_command(server: FeedServer, config: Config, run) -> None:
     assert out.code == 0, out.err
     assert out.out.splitlines()[0] == "1 result for 'foi' (best match first), page 1 of 1"
     assert "FOI week\nHana Okafor weeknotes · 4 January 2026 · Ann Lee\n" in out.out
-    assert "  Three FOI requests & a retro." in out.out
+    assert "  Three FOI requests & a retro" in out.out  # PostgreSQL's snippet drops the "."
     assert "Original source – Hana Okafor weeknotes: https://" in out.out
 
     data = json.loads(run("search", "--json", "--limit", "5", "foi", "sort:date").out)
