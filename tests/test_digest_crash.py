@@ -133,11 +133,11 @@ def _statuses(db: str) -> dict[str, str]:
 def test_kill_at_each_step_then_rerun(
     hold: str,
     lost: bool,
-    tmp_path: Path,
+    db_path: str,
     server: FeedServer,
     sink_factory: Callable[..., SinkProcess],
 ) -> None:
-    db = str(tmp_path / "crash.db")
+    db = db_path
     addresses = _setup(db, server, 8)
     sink = sink_factory(hold)
     env = _env(db, sink.port)
@@ -174,9 +174,9 @@ def test_kill_at_each_step_then_rerun(
 
 
 def test_killed_at_random_moments(
-    tmp_path: Path, server: FeedServer, sink_factory: Callable[..., SinkProcess]
+    db_path: str, server: FeedServer, sink_factory: Callable[..., SinkProcess]
 ) -> None:
-    db = str(tmp_path / "random.db")
+    db = db_path
     addresses = _setup(db, server, 20)
     sink = sink_factory()
     env = _env(db, sink.port)

@@ -308,3 +308,17 @@ def test_the_schedule_decides_what_plain_fetch_takes(
     add(store, server.feed("/b", FEED))
     report = run_pass(store, config)
     assert [r.url for r in report.sources] == [server.url("/b")]
+
+
+def test_times_are_stored_to_the_second_so_due_means_due(store: Store) -> None:
+    """A time read back from the store compares equal to the stored one in SQL, on both
+    backends: a blog due at the time the store gave out is due at that time."""
+    source = add(store, "https://blog.example/feed")
+    due = datetime(2026, 11, 26, 9, 30, 15, 700_000, tzinfo=UTC)
+    store.update_source(source.id, next_due_at=due)
+    stored = store.source(source.id).next_due_at
+    assert stored == due.replace(microsecond=0)
+    assert store.count_due(stored) == 1
+    assert [s.id for s in store.claim_due("test", stored, lease=TEN_MINUTES, limit=5)] == [
+        source.id
+    ]

@@ -166,12 +166,16 @@ class Curated:
 
 
 @pytest.fixture
-def curated(tmp_path: Path, samples_db: Path) -> Iterator[Curated]:
-    db = tmp_path / "site.db"
-    shutil.copy(samples_db, db)
-    config = site_config(
-        str(db), site_name="Public sector blogs", base_url="http://blogs.example.org/"
-    )
+def curated(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Curated]:
+    if BACKEND == "postgresql":  # a schema of its own, filled through the pipeline
+        db = request.getfixturevalue("new_db")()
+        with open_store(db) as store:
+            ingest_samples(store, site_config(db))
+            store.add_curator(CURATOR, hash_password(PASSWORD), datetime.now(UTC))
+    else:
+        db = str(tmp_path / "site.db")
+        shutil.copy(request.getfixturevalue("samples_db"), db)
+    config = site_config(db, site_name="Public sector blogs", base_url="http://blogs.example.org/")
     with open_store(config.db) as store:
         site = LiveSite(config, store)
         yield Curated(config, store, site)

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -67,9 +66,8 @@ class Instance:
     """One Townsquare: its own database, its website (and feeds) on a real uvicorn server,
     and its WebSub background work when started."""
 
-    def __init__(self, folder: Path, **settings: object) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.db = str(folder / "townsquare.db")
+    def __init__(self, db: str, **settings: object) -> None:
+        self.db = db
         sock = bind("127.0.0.1", 0)
         self.url = address(sock)
         self.config = load(
@@ -169,11 +167,12 @@ class WebSubLoop:
 
 
 @pytest.fixture
-def instances(tmp_path: Path) -> Iterator[Callable[..., Instance]]:
+def instances(new_db: Callable[[], str]) -> Iterator[Callable[..., Instance]]:
+    """Townsquares of their own, each with a fresh database of the backend under test."""
     made: list[Instance] = []
 
     def make(name: str, **settings: object) -> Instance:
-        instance = Instance(tmp_path / name, **settings)
+        instance = Instance(new_db(), **settings)
         made.append(instance)
         return instance
 

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -78,15 +77,16 @@ def fetch(store: Store, config: Config) -> None:
     in_thread(run)
 
 
-def test_every_web_process_hears_of_posts_any_process_writes(tmp_path: Path, blog: Blog) -> None:
-    db = str(tmp_path / "shared.db")
+def test_every_web_process_hears_of_posts_any_process_writes(db_path: str, blog: Blog) -> None:
+    db = db_path
     config = site_config(db)
     writer = open_store(db)  # a worker's connection, say
     writer.add_source(blog.url, "Kelbrook news", now=datetime.now(UTC))
     blog.write("Bins on Tuesdays")
     fetch(writer, config)
     top = writer.river(limit=1)[0]
-    sites = [LiveSite(config, open_store(db)) for _ in range(2)]
+    stores = [open_store(db) for _ in range(2)]
+    sites = [LiveSite(config, store) for store in stores]
     try:
         streams = [Stream(site.url, f"/events?after={top.id}") for site in sites]
         for stream in streams:
@@ -105,6 +105,8 @@ def test_every_web_process_hears_of_posts_any_process_writes(tmp_path: Path, blo
     finally:
         for site in sites:
             site.close()
+        for store in stores:
+            store.close()
         writer.close()
 
 

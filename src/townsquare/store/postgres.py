@@ -9,8 +9,9 @@ from datetime import datetime
 
 import psycopg
 from psycopg.abc import Buffer
+from psycopg.adapt import PyFormat
 from psycopg.rows import dict_row
-from psycopg.types.datetime import TimestamptzLoader
+from psycopg.types.datetime import DatetimeDumper, TimestamptzLoader
 
 from ..errors import StoreError
 from .db import Params, Row, _migrate, to_utc
@@ -21,6 +22,23 @@ class _UTCLoader(TimestamptzLoader):
 
     def load(self, data: Buffer) -> datetime:
         return to_utc(super().load(data))
+
+
+class _UTCDumper(DatetimeDumper):
+    """Timestamps stored as SQLite stores them: UTC, to the second (naive taken as UTC).
+
+    Read back to the second, a time stored with its microseconds would compare later
+    in SQL than the value the store handed out, so a blog or a job due at that time
+    would not be due yet."""
+
+    def get_key(self, obj: datetime, format: PyFormat) -> type:
+        return self.cls
+
+    def upgrade(self, obj: datetime, format: PyFormat) -> DatetimeDumper:
+        return self
+
+    def dump(self, obj: datetime) -> Buffer | None:
+        return super().dump(to_utc(obj))
 
 
 def _one_line(exc: Exception) -> str:
@@ -44,6 +62,7 @@ class PostgresDatabase:
                 _migrate(f"postgresql+psycopg://{rest}", "postgresql")
             self._conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
             self._conn.adapters.register_loader("timestamptz", _UTCLoader)
+            self._conn.adapters.register_dumper(datetime, _UTCDumper)
         except psycopg.Error as exc:
             raise StoreError(f"cannot open database {url!r}: {_one_line(exc)}") from None
 
