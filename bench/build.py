@@ -127,6 +127,14 @@ def add_posts(db: Path, count: int, seed: int = 2) -> None:
             )
 
 
+def up_to_date(db: Path) -> None:
+    """Migrate the copy (and fill any new index) now, so no build below pays for it."""
+    sys.path.insert(0, str(HERE.parent / "src"))
+    from townsquare.store import open_store
+
+    open_store(str(db)).close()
+
+
 def folder_size(root: Path) -> tuple[int, int]:
     files = total = 0
     for folder, _, names in os.walk(root):
@@ -140,23 +148,47 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    sub = ap.add_subparsers(dest="command")
+    helper = sub.add_parser("make-store", help="(internal) build the store to copy")
+    helper.add_argument("db", type=Path)
+    helper.add_argument("count", type=int)
+    helper = sub.add_parser("up-to-date", help="(internal) migrate a copy of the store")
+    helper.add_argument("db", type=Path)
+    helper = sub.add_parser("add-posts", help="(internal) add new posts to a store")
+    helper.add_argument("db", type=Path)
+    helper.add_argument("count", type=int)
     ap.add_argument("--posts", type=int, default=100_000)
     ap.add_argument("--new", type=int, default=100, help="posts added before the last rebuild")
     ap.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "townsquare-bench-web"))
     ap.add_argument("--keep", action="store_true", help="keep the built site and its store")
     ap.add_argument("--out", help="write the figures as JSON")
     args = ap.parse_args(argv)
+    # The store is changed in processes of their own, so this one stays small: a process
+    # started from it counts this one's memory in its own peak (Linux keeps the peak from
+    # before ``exec``).
+    if args.command == "make-store":
+        build_store(args.db, args.count)
+        return 0
+    if args.command == "up-to-date":
+        up_to_date(args.db)
+        return 0
+    if args.command == "add-posts":
+        add_posts(args.db, args.count)
+        return 0
 
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
     template = folder / f"store-v{STORE_VERSION}-{args.posts}.db"
     if not template.exists():
         print(f"Building a store of {args.posts:,} posts in {template} ...", flush=True)
-        build_store(template, args.posts)
+        subprocess.run([sys.executable, __file__, "make-store", str(template), str(args.posts)],
+                       check=True)  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="townsquare-bench-build-"))
     try:
         db, site = work / "store.db", work / "site"
         shutil.copyfile(template, db)
+        helper = [sys.executable, __file__]
+        subprocess.run([*helper, "up-to-date", str(db)], check=True)
         env = {
             **os.environ,
             "PYTHONPATH": str(HERE.parent / "src"),
@@ -168,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = [run("first build", build, env)]
         files, size = folder_size(site)
         steps.append(run("rebuild, nothing new", build, env))
-        add_posts(db, args.new)
+        subprocess.run([*helper, "add-posts", str(db), str(args.new)], check=True)
         steps.append(run(f"rebuild, {args.new} new posts", build, env))
         floor = [sys.executable, "-c", _FLOOR, str(site)]
         steps.append(run("floor: copy every file", [*floor, str(work / "copy")]))

@@ -875,7 +875,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "build",
         cmd_build,
-        "Write the public site's feeds and OPML lists into a folder, changing only what changed.",
+        "Write the whole public site (pages, feeds and OPML lists) into a folder, for any "
+        "static host, changing only what changed.",
     )
     p.add_argument("outdir", metavar="OUTDIR")
     p = command(

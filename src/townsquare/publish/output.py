@@ -30,30 +30,24 @@ class BuildReport:
     removed: int  # files of an earlier build this one no longer makes
 
 
-@dataclass(frozen=True, slots=True)
-class _Made:
-    """A file as a build left it: its bytes' digest, and its size and time on disk."""
-
-    digest: str
-    size: int
-    mtime_ns: int
-
-    def line(self, path: str) -> str:
-        return f"{self.digest}\t{self.size}\t{self.mtime_ns}\t{path}\n"
+def _digest(body: bytes) -> bytes:
+    """The first 128 bits of SHA-256 (twice as fast as BLAKE2 on CPUs with SHA instructions)."""
+    return hashlib.sha256(body).digest()[:16]
 
 
-def _digest(body: bytes) -> str:
-    """SHA-256, cut to 128 bits: twice as fast as BLAKE2 on CPUs with SHA instructions."""
-    return hashlib.sha256(body).hexdigest()[:32]
+def _stamp(digest: bytes, size: int, mtime_ns: int) -> bytes:
+    """A file as a build left it, in 32 bytes (a rebuild keeps one for each file): its
+    bytes' digest, then its size and modification time on disk."""
+    return digest + size.to_bytes(8) + mtime_ns.to_bytes(8)
 
 
 class OutputFolder:
     """A folder of built files, rewritten only where the bytes differ.
 
-    The manifest keeps each file's digest, size and modification time, so a
-    rebuild knows a file is unchanged from its digest and a ``stat``, without
-    reading it back; a file someone changed since (its size or time differ)
-    is compared byte for byte, and rewritten.
+    The manifest keeps each file's digest, size and modification time (its
+    stamp), so a rebuild knows a file is unchanged from its digest and a
+    ``stat``, without reading it back; a file someone changed since (its size
+    or time differ) is compared byte for byte, and rewritten.
     """
 
     def __init__(self, root: Path) -> None:
@@ -63,7 +57,7 @@ class OutputFolder:
         except OSError as exc:
             raise InputError(f"cannot create the folder '{root}': {exc.strerror}") from None
         self._before = self._manifest()
-        self._made: dict[str, _Made] = {}
+        self._made: dict[str, bytes] = {}  # path: stamp
         self._written = self._unchanged = 0
 
     def write(self, path: str, body: bytes) -> None:
@@ -76,9 +70,8 @@ class OutputFolder:
             found = target.stat()
         except FileNotFoundError:
             found = None
-        known = self._before.get(path)
         if found is not None and (
-            known == _Made(digest, found.st_size, found.st_mtime_ns)
+            self._before.get(path) == _stamp(digest, found.st_size, found.st_mtime_ns)
             or (found.st_size == len(body) and target.read_bytes() == body)
         ):
             self._unchanged += 1
@@ -86,7 +79,7 @@ class OutputFolder:
             self._save(target, body)
             self._written += 1
             found = target.stat()
-        self._made[path] = _Made(digest, found.st_size, found.st_mtime_ns)
+        self._made[path] = _stamp(digest, found.st_size, found.st_mtime_ns)
 
     def finish(self) -> BuildReport:
         """Remove the files the last build made and this one did not; save the manifest."""
@@ -102,23 +95,23 @@ class OutputFolder:
                     break
                 folder.rmdir()
         if self._before != self._made:
-            lines = (self._made[path].line(path) for path in sorted(self._made))
+            lines = (f"{self._made[path].hex()}\t{path}\n" for path in sorted(self._made))
             self._save(self.root / MANIFEST, "".join(lines).encode("utf-8"))
         return BuildReport(self._written, self._unchanged, removed)
 
-    def _manifest(self) -> dict[str, _Made | None]:
-        """What the last build made; None for a file it listed without its digest."""
+    def _manifest(self) -> dict[str, bytes | None]:
+        """What the last build made; None for a file it listed without its stamp."""
         try:
             text = (self.root / MANIFEST).read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}
-        found: dict[str, _Made | None] = {}
+        found: dict[str, bytes | None] = {}
         for line in text.splitlines():
-            parts = line.split("\t")
-            if len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit():
-                found[parts[3]] = _Made(parts[0], int(parts[1]), int(parts[2]))
+            stamp, tab, path = line.partition("\t")
+            if tab and len(stamp) == 64:
+                found[path] = bytes.fromhex(stamp)
             elif line:
-                found[line] = None  # a manifest from before digests were kept: paths alone
+                found[line] = None  # a manifest from before stamps were kept: paths alone
         return found
 
     def _inside(self, path: str) -> Path | None:
