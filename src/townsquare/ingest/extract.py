@@ -21,7 +21,7 @@ from dataclasses import replace
 import trafilatura
 
 from ..model import CleanPost, FetchOutcome, FetchResult
-from .clean import plain_text, sanitize_html
+from .clean import sanitize_html, text_of
 
 MAX_PAGES = 20  # pages fetched for one fetch of one blog
 MAX_PAGE_BYTES = 3_000_000  # larger pages are not worth the extractor's time
@@ -53,12 +53,15 @@ def article_html(page: bytes, url: str) -> str | None:
     if not found:
         return None
     html = sanitize_html(found, url)
-    return html if plain_text(html) else None
+    return html if text_of(html) else None
 
 
 def with_article(post: CleanPost, html: str) -> CleanPost:
     """The post with the article as its HTML and the feed's text as its summary; the post
     as it was when the "article" is no longer than the feed's text (a page of links)."""
-    if len(plain_text(html, limit=_LONG)) <= len(plain_text(post.content_html, limit=_LONG)):
+    text = text_of(html)
+    if len(text[:_LONG]) <= len(post.text[:_LONG]):
         return post
-    return replace(post, content_html=html, summary_html=post.summary_html or post.content_html)
+    return replace(
+        post, content_html=html, summary_html=post.summary_html or post.content_html, text=text
+    )

@@ -21,8 +21,10 @@ only its own feeds, and memory is bounded by the slots, not by the pass.
 
 Parsing and cleaning are CPU work: they run in a thread for small passes and
 in one worker process per core for large ones.  The store is written by one
-writer thread, one transaction per source, so SQLite has one writer and the
-event loop keeps fetching while it writes.
+writer thread (``Writer``), so SQLite has one writer and the event loop keeps
+fetching while it writes.  Each source is stored whole or not at all; sources
+that finish while the writer is busy are stored together, in one transaction,
+so a large pass does not pay for a commit per source.
 ``ingest_result`` is the same path for a body that arrived another way (a
 WebSub push, the demo, a test).
 
@@ -40,12 +42,13 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import queue
 import random
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,7 +58,7 @@ from .. import metrics
 from ..config import Config
 from ..errors import ParseError
 from ..model import CleanPost, FetchOutcome, FetchResult, PostFilter, SaveCounts, Source
-from ..store import FetchLogEntry, Store
+from ..store import FetchLogEntry, FetchSave, Store
 from ..store.claims import new_owner
 from .clean import clean_feed, feed_hub, feed_site
 from .extract import MAX_PAGES, article_html, is_article_page, with_article
@@ -167,15 +170,14 @@ class Ingest:
         self.config = config
         self.rng = rng or random.Random()
         self._threads = ThreadPoolExecutor(max_workers=2)
-        # The one writer: every store write of a pass runs on this thread, in order.
-        self._writer = ThreadPoolExecutor(max_workers=1)
+        self._writer = Writer(store)
         self._pool: Executor = self._threads
         self._processes: ProcessPoolExecutor | None = None
         self._host_free: dict[str, float] = {}  # host -> earliest next start (monotonic)
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)
-        self._writer.shutdown(wait=True)
+        self._writer.close()
         if self._processes is not None:
             self._processes.shutdown(wait=True, cancel_futures=True)
 
@@ -386,9 +388,7 @@ class Ingest:
             error=error,
             duration_ms=duration_ms,
         )
-        counts: SaveCounts = await asyncio.get_running_loop().run_in_executor(
-            self._writer, self.store.save_fetch, source, state, posts, log
-        )
+        counts = await asyncio.wrap_future(self._writer.save((source, state, posts, log)))
         return SourceReport(
             source_id=source.id,
             title=source.title,
@@ -425,6 +425,66 @@ class Ingest:
         ):
             out[i] = extracted
         return out
+
+
+class Writer:
+    """The one writer: every store write of a pass runs on its thread, in order.
+
+    What arrives while it is writing waits, and the next transaction takes all of
+    it (at most ``GROUP`` sources): each source in a savepoint of its own, all under
+    one commit.  When the writer keeps up, each source is its own transaction.
+    """
+
+    GROUP = 200
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue: queue.SimpleQueue[tuple[FetchSave, Future[SaveCounts]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
+    def save(self, save: FetchSave) -> Future[SaveCounts]:
+        done: Future[SaveCounts] = Future()
+        self._queue.put((save, done))
+        return done
+
+    def close(self) -> None:
+        """Write what is waiting, then stop."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self.GROUP:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                group.append(more)
+            self._write(group)
+
+    def _write(self, group: list[tuple[FetchSave, Future[SaveCounts]]]) -> None:
+        try:
+            results = self.store.save_fetches([save for save, _ in group])
+        except BaseException as exc:  # the transaction failed: every source in it did
+            for _, done in group:
+                done.set_exception(exc)
+            return
+        for (_, done), result in zip(group, results, strict=True):
+            if isinstance(result, Exception):
+                done.set_exception(result)
+            else:
+                done.set_result(result)
 
 
 def _record(report: SourceReport, result: FetchResult, seconds: float) -> None:

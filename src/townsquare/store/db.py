@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -174,14 +174,25 @@ class SQLiteDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """A write transaction; nested uses join the outer one."""
+        """A write transaction.  Used inside another, it is a savepoint: what fails in it
+        is undone and raised, and the outer transaction decides (as on PostgreSQL)."""
         with self._lock:
             if self._depth:
+                name = f"nested_{self._depth}"
+                with self._guard():
+                    self._conn.execute(f"SAVEPOINT {name}")
                 self._depth += 1
                 try:
                     yield
+                except BaseException:
+                    with suppress(sqlite3.Error):  # gone if SQLite undid the whole transaction
+                        self._conn.execute(f"ROLLBACK TO {name}")
+                        self._conn.execute(f"RELEASE {name}")
+                    raise
                 finally:
                     self._depth -= 1
+                with self._guard():
+                    self._conn.execute(f"RELEASE {name}")
                 return
             with self._guard():
                 self._conn.execute("BEGIN IMMEDIATE")
