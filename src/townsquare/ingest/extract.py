@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import trafilatura
-
 from ..model import CleanPost, FetchOutcome, FetchResult
 from .clean import sanitize_html, text_of
 
@@ -40,6 +38,8 @@ def is_article_page(result: FetchResult) -> bool:
 
 def article_html(page: bytes, url: str) -> str | None:
     """The article in a web page, as sanitised HTML; None when there is none."""
+    import trafilatura  # 17 MB and a tenth of a second: only for blogs that want it
+
     found = trafilatura.extract(
         page,
         url=url,

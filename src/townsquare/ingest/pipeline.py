@@ -20,7 +20,7 @@ queues for its host before it takes a slot, so a slow or hostile host delays
 only its own feeds, and memory is bounded by the slots, not by the pass.
 
 Parsing and cleaning are CPU work: they run in a thread for small passes and
-in one worker process per core for large ones.  The store is written by one
+in worker processes (one per core but one) for large ones.  The store is written by one
 writer thread (``Writer``), so SQLite has one writer and the event loop keeps
 fetching while it writes.  Each source is stored whole or not at all; sources
 that finish while the writer is busy are stored together, in one transaction,
@@ -56,23 +56,16 @@ from urllib.parse import urlsplit
 
 from .. import metrics
 from ..config import Config
-from ..errors import ParseError
 from ..model import CleanPost, FetchOutcome, FetchResult, PostFilter, SaveCounts, Source
 from ..store import FetchLogEntry, FetchSave, Store
 from ..store.claims import new_owner
-from .clean import clean_feed, feed_hub, feed_site
 from .extract import MAX_PAGES, article_html, is_article_page, with_article
 from .fetch import Fetcher
 from .filter import filter_posts
-from .parse import parse_feed
+from .read import Cleaned, die_with_parent, parse_and_clean
 from .schedule import decide, pace_by_host
 
 Progress = Callable[[int, int], None]
-log = logging.getLogger(__name__)
-FAULT = (
-    "Townsquare could not read this feed because of a fault in Townsquare itself ({kind}); "
-    "please report it, with the feed's address"
-)
 logger = logging.getLogger("townsquare.fetch")
 
 PROCESSES_FROM = 16  # sources in a pass before parsing moves to worker processes
@@ -117,44 +110,6 @@ class PassReport:
         return sum(1 for r in self.sources if r.error is not None)
 
 
-@dataclass(frozen=True, slots=True)
-class Cleaned:
-    """What parse | clean made of one body."""
-
-    posts: list[CleanPost]
-    site_url: str | None = None
-    hub: tuple[str, str] | None = None  # the WebSub hub and topic it advertises
-    error: str | None = None  # why it could not be parsed
-
-
-def parse_and_clean(result: FetchResult, now: datetime) -> Cleaned:
-    """parse | clean for one body."""
-    try:
-        feed = parse_feed(result.body, result.final_url, result.content_type)
-        return Cleaned(
-            clean_feed(feed, now), feed_site(feed, result.final_url), feed_hub(feed, result)
-        )
-    except ParseError as exc:
-        return Cleaned([], error=str(exc))
-    except Exception as exc:  # a fault of ours must cost one feed, never the whole pass
-        log.warning("fault while reading %s: %s: %s", result.final_url, type(exc).__name__, exc)
-        return Cleaned([], error=FAULT.format(kind=type(exc).__name__))
-
-
-def _die_with_parent(parent: int) -> None:
-    """In a worker process: leave when ``parent``, the process that started it, is gone.
-
-    A worker waits on a pipe it holds both ends of, so it would outlive a pass
-    stopped by ``kill -9`` for ever (and keep that pass's output open)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def _host(url: str) -> str:
     try:
         return urlsplit(url).netloc.lower()
@@ -183,15 +138,17 @@ class Ingest:
 
     def _use_processes(self, sources: int) -> None:
         """Large passes parse and clean on every core, in worker processes."""
+        # One process per core but one: this process needs a core of its own, to fetch
+        # and to write the store (a second parsing process on two cores was no faster).
         cores = os.cpu_count() or 1
         if sources < PROCESSES_FROM or cores < 2:
             return
         if self._processes is None:
             # spawn, not fork: the event loop's threads must not be copied mid-lock.
             self._processes = ProcessPoolExecutor(
-                max_workers=cores,
+                max_workers=cores - 1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_die_with_parent,
+                initializer=die_with_parent,
                 initargs=(os.getpid(),),
             )
         self._pool = self._processes
@@ -456,6 +413,10 @@ class Writer:
         self._thread.join()
 
     def _run(self) -> None:
+        with self.store.db.bulk_writes():
+            self._loop()
+
+    def _loop(self) -> None:
         stopping = False
         while not stopping:
             first = self._queue.get()
