@@ -13,7 +13,7 @@ address that is a known one with its final ``/`` added or dropped is sent
 there with a 301.
 
 The admin area (``/admin``) and the public forms are in the same table;
-their handlers are in ``admin/`` and ``asks.py``.
+their handlers are in ``admin/``, ``asks.py`` and ``emails.py`` (email digests).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from starlette.types import ASGIApp
 from ..config import Config
 from ..errors import InputError, NotFoundError, PostGoneError
 from ..store import Store
-from . import api, asks, feeds, health, live, pages, websub
+from . import api, asks, emails, feeds, health, live, pages, websub
 from .admin import auth, blogs, categories, overview, queue, takedowns
 from .security import SecurityHeaders
 from .site import Site
@@ -71,6 +71,10 @@ ROUTES = [
     Route("/suggest/sent", asks.sent),
     Route("/takedown", asks.takedown, methods=["GET", "POST"]),
     Route("/takedown/sent", asks.sent),
+    Route("/email/subscribe", emails.subscribe, methods=["GET", "POST"]),
+    Route("/email/confirm/{token}", emails.confirm, methods=["GET", "POST"]),
+    Route("/email/unsubscribe/{token}", emails.unsubscribe, methods=["GET", "POST"]),
+    Route("/email/preferences/{token}", emails.preferences, methods=["GET", "POST"]),
     Route("/admin/login", auth.login, methods=["GET", "POST"]),
     Route("/admin/logout", auth.logout, methods=["POST"]),
     Route("/admin", overview.overview),
