@@ -70,6 +70,7 @@ class Run:
     stdout: str
     stderr: str
     timed_out: bool = False
+    tree_rss_mb: float = 0.0  # the most its processes held at once, all together
 
     def json(self) -> Any:
         """What the process printed as JSON (the whole output, or its last line)."""
@@ -97,7 +98,9 @@ def run_measured(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Run:
-    """Run ``cmd``; its wall time, and peak RSS and CPU from its own rusage."""
+    """Run ``cmd``; its wall time, peak RSS and CPU from its own rusage (the largest of
+    its processes, and their CPU), and the peak of its processes' RSS added together,
+    sampled every 50 ms from /proc."""
     full_env = {**os.environ, **(env or {})}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
@@ -119,6 +122,7 @@ def run_measured(
 
         timer = threading.Timer(timeout, kill)
         timer.start()
+        tree = TreeRss(p.pid)
         try:
             _, status, ru = os.wait4(p.pid, 0)
         except BaseException:
@@ -128,6 +132,7 @@ def run_measured(
             raise
         finally:
             timer.cancel()
+            tree.stop()
         wall = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -141,7 +146,36 @@ def run_measured(
             stdout=out.read().decode(errors="replace"),
             stderr=err.read().decode(errors="replace"),
             timed_out=timed_out.is_set(),
+            tree_rss_mb=tree.peak / 1e6,
         )
+
+
+class TreeRss:
+    """The peak, over time, of the summed RSS of a process and its descendants."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.wait(0.05):
+            pids, total = [self.pid], 0
+            for pid in pids:
+                with suppress(OSError, ValueError, IndexError):
+                    for tid in os.listdir(f"/proc/{pid}/task"):
+                        with open(f"/proc/{pid}/task/{tid}/children") as f:
+                            pids += [int(x) for x in f.read().split()]
+                    with open(f"/proc/{pid}/statm") as f:
+                        total += int(f.read().split()[1]) * page
+            self.peak = max(self.peak, total)
 
 
 # -- the server ---------------------------------------------------------------
@@ -242,6 +276,7 @@ class Step:
     wall_s: float | None = None
     inner_s: float | None = None  # the same step timed inside the process, without startup
     peak_rss_mb: float | None = None
+    tree_rss_mb: float | None = None
     cpu_s: float | None = None
     db_mb: float | None = None
     feeds_per_s: float | None = None
@@ -302,7 +337,14 @@ def step_from_run(
     server: dict[str, Any] | None = None,
     rate: bool = True,
 ) -> Step:
-    s = Step(system, step, wall_s=run.wall_s, peak_rss_mb=run.peak_rss_mb, cpu_s=run.cpu_s)
+    s = Step(
+        system,
+        step,
+        wall_s=run.wall_s,
+        peak_rss_mb=run.peak_rss_mb,
+        tree_rss_mb=run.tree_rss_mb,
+        cpu_s=run.cpu_s,
+    )
     s.error = run.failure()
     s.reported = summarize(run.json())
     if s.reported is None and run.stdout.strip():
@@ -316,7 +358,10 @@ def step_from_run(
     if s.error:
         log(f"  {system} {step} FAILED: {s.error}")
     else:
-        log(f"  {system} {step}: {run.wall_s:.2f}s, peak RSS {run.peak_rss_mb:.0f} MB")
+        log(
+            f"  {system} {step}: {run.wall_s:.2f}s, peak RSS {run.peak_rss_mb:.0f} MB "
+            f"(all its processes: {run.tree_rss_mb:.0f} MB)"
+        )
     return s
 
 
@@ -368,6 +413,7 @@ def measure_floor(ctx: Ctx, res: ScaleResult, urls_file: Path, concurrency: int)
                 wall_s=secs,
                 inner_s=secs,
                 peak_rss_mb=run.peak_rss_mb,
+                tree_rss_mb=run.tree_rss_mb,
                 cpu_s=run.cpu_s if step == "first" else None,
                 feeds_per_s=n / secs,
                 posts_per_s=posts / secs,
@@ -519,6 +565,7 @@ def print_report(
     p("\nwall s: the whole process (interpreter start and imports included) for townsquare and")
     p("reader, which run one process per step; inner s: the step timed inside its process.")
     p("The floor runs both passes in one process; its peak RSS covers both.")
+    p("peak RSS: the largest process; all procs: the most its processes held at once, together.")
     if townsquare_startup:
         p(
             f"townsquare --help takes {townsquare_startup['wall_s']:.2f}s "
@@ -529,7 +576,7 @@ def print_report(
         p(f"\n== {res.feeds:,} feeds, {res.posts:,} posts, {res.corpus_mb:.1f} MB of feeds ==")
         head = (
             f"{'system':<12}{'step':<13}{'wall s':>9}{'inner s':>9}{'feeds/s':>10}"
-            f"{'posts/s':>10}{'peak RSS MB':>13}{'CPU s':>8}{'DB MB':>9}  server"
+            f"{'posts/s':>10}{'peak RSS MB':>13}{'all procs':>11}{'CPU s':>8}{'DB MB':>9}  server"
         )
         p(head)
         p("-" * (len(head) + 12))
@@ -548,7 +595,8 @@ def print_report(
             p(
                 f"{name:<12}{s.step:<13}{_f(s.wall_s, '9.2f')}{_f(s.inner_s, '9.2f')}"
                 f"{_f(s.feeds_per_s, '10.1f')}"
-                f"{_f(s.posts_per_s, '10.0f')}{_f(s.peak_rss_mb, '13.0f')}{_f(s.cpu_s, '8.1f')}"
+                f"{_f(s.posts_per_s, '10.0f')}{_f(s.peak_rss_mb, '13.0f')}"
+                f"{_f(s.tree_rss_mb, '11.0f')}{_f(s.cpu_s, '8.1f')}"
                 f"{_f(s.db_mb, '9.1f')}  {srv}"
             )
         fl = res.get("floor", "first")

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import FeedServer, Result
 from hostile import add, run_pass, small_feed
-from townsquare.ingest import fetch, pipeline
+from townsquare.ingest import fetch, read
 from townsquare.store import Store
 
 
@@ -24,14 +24,14 @@ def test_fault_while_reading_one_feed(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    real = pipeline.clean_feed
+    real = read.clean_feed
 
     def faulty(feed, now):  # type: ignore[no-untyped-def]
         if feed.title == "Broken":
             raise RecursionError("deep")
         return real(feed, now)
 
-    monkeypatch.setattr(pipeline, "clean_feed", faulty)
+    monkeypatch.setattr(read, "clean_feed", faulty)
     add(store, server.feed("/broken", small_feed("broken").replace(b"A blog", b"Broken")), "B")
     add(store, server.feed("/fine", small_feed("fine")), "Fine")
     outcome = run_pass(run)

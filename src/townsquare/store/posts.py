@@ -15,6 +15,7 @@ from .db import Row, to_datetime
 from .search_index import SearchIndex
 
 _CHUNK = 400
+_INSERT_CHUNK = 500  # posts in one INSERT: 19 values each, under SQLite's 32,766
 
 _POST_COLUMNS = """p.id, p.source_id, s.title AS source_title, s.slug AS source_slug,
     s.site_url AS source_site_url, p.guid, p.link, p.title, p.author, p.published,
@@ -254,8 +255,9 @@ class PostStore(ClaimStore, SearchIndex):
         by_guid = {e.guid: e for e in existing if e.guid}
         by_link = {e.link: e for e in existing if e.link}
         by_hash = {e.content_hash: e for e in existing if not e.guid and not e.link}
-        new = updated = unchanged = 0
+        updated = unchanged = 0
         claimed: set[int] = set()
+        fresh: list[CleanPost] = []
         for post in unique:
             match = (
                 (by_guid.get(post.guid) if post.guid else None)
@@ -275,9 +277,11 @@ class PostStore(ClaimStore, SearchIndex):
                 if match.hidden_by != CURATOR and match.filter_id != wanted:
                     self._set_left_out(match.id, post.left_out, now)
             else:
-                texts[self._insert_post(source, post, now)] = post.text
-                new += 1
-        return SaveCounts(new=new, updated=updated, unchanged=unchanged)
+                fresh.append(post)
+        if fresh:
+            for post_id, post in self._insert_posts(source, fresh, now):
+                texts[post_id] = post.text
+        return SaveCounts(new=len(fresh), updated=updated, unchanged=unchanged)
 
     def _update_post(self, post_id: int, post: CleanPost, now: datetime) -> None:
         self.db.execute(
@@ -299,56 +303,90 @@ class PostStore(ClaimStore, SearchIndex):
             ),
         )
 
-    def _insert_post(self, source: Source, post: CleanPost, now: datetime) -> int:
-        duplicate_of = None
-        other = None
-        if post.canonical_link:
-            other = self.db.fetchone(
-                """SELECT p.id, s.site_url, s.url FROM posts p JOIN sources s ON s.id = p.source_id
-                   WHERE p.canonical_link = ? AND p.source_id <> ? AND p.duplicate_of IS NULL
-                   ORDER BY p.id LIMIT 1""",
-                (post.canonical_link, source.id),
+    def _insert_posts(
+        self, source: Source, posts: list[CleanPost], now: datetime
+    ) -> list[tuple[int, CleanPost]]:
+        """Insert a blog's new posts, a few statements for all of them; gives their ids.
+
+        A post whose canonical link another blog's post already has is that post's
+        duplicate, unless the link is on this blog's own site and not the other's:
+        then this is where the post lives, and the other copy steps aside."""
+        others = self._canonical_owners(source.id, [p.canonical_link for p in posts])
+        rows: list[tuple[object, ...]] = []
+        step_aside: dict[tuple[str | None, str | None, str], int] = {}
+        for post in posts:
+            duplicate_of = None
+            other = others.get(post.canonical_link) if post.canonical_link else None
+            if other is not None and other["id"] in step_aside.values():
+                other = None  # it has stepped aside for an earlier post of this blog
+            if other is not None:
+                assert post.canonical_link is not None
+                link_host = _host(post.canonical_link)
+                ours = _host(source.site_url or source.url) == link_host
+                theirs = _host(other["site_url"] or other["url"]) == link_host
+                if ours and not theirs:
+                    step_aside[(post.guid, post.link, post.content_hash)] = other["id"]
+                else:
+                    duplicate_of = other["id"]
+            left_out = post.left_out
+            rows.append(
+                (
+                    source.id,
+                    post.guid,
+                    post.link,
+                    post.canonical_link,
+                    post.title,
+                    post.author,
+                    post.published or now,
+                    post.updated,
+                    now,
+                    now,
+                    post.content_html,
+                    post.summary_html,
+                    json.dumps(list(post.categories)),
+                    post.content_hash,
+                    duplicate_of,
+                    left_out.reason if left_out else None,
+                    FILTER if left_out else None,
+                    left_out.filter_id if left_out else None,
+                    now if left_out else None,
+                )
             )
-        if other is not None:
-            link_host = _host(post.canonical_link)
-            ours = _host(source.site_url or source.url) == link_host
-            theirs = _host(other["site_url"] or other["url"]) == link_host
-            if not (ours and not theirs):
-                duplicate_of = other["id"]
-        left_out = post.left_out
-        post_id = self.db.insert(
-            """INSERT INTO posts (source_id, guid, link, canonical_link, title, author, published,
-                   updated, first_seen, last_changed, content_html, summary_html, categories,
-                   content_hash, duplicate_of, hidden_reason, hidden_by, filter_id, hidden_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
-            (
-                source.id,
-                post.guid,
-                post.link,
-                post.canonical_link,
-                post.title,
-                post.author,
-                post.published or now,
-                post.updated,
-                now,
-                now,
-                post.content_html,
-                post.summary_html,
-                json.dumps(list(post.categories)),
-                post.content_hash,
-                duplicate_of,
-                left_out.reason if left_out else None,
-                FILTER if left_out else None,
-                left_out.filter_id if left_out else None,
-                now if left_out else None,
-            ),
-        )
-        if other is not None and duplicate_of is None:
-            # This source is where the post lives: the other copy steps aside.
-            self.db.execute(
-                "UPDATE posts SET duplicate_of = ? WHERE id = ?", (post_id, other["id"])
-            )
-        return post_id
+        ids: dict[tuple[str | None, str | None, str], int] = {}
+        for i in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[i : i + _INSERT_CHUNK]
+            values = ", ".join(["(" + ", ".join("?" * len(chunk[0])) + ")"] * len(chunk))
+            for r in self.db.fetchall(
+                f"""INSERT INTO posts (source_id, guid, link, canonical_link, title, author,
+                        published, updated, first_seen, last_changed, content_html, summary_html,
+                        categories, content_hash, duplicate_of, hidden_reason, hidden_by,
+                        filter_id, hidden_at)
+                    VALUES {values} RETURNING id, guid, link, content_hash""",
+                [value for row in chunk for value in row],
+            ):
+                # Rows come back in no promised order; (guid, link, hash) is unique here.
+                ids[(r["guid"], r["link"], r["content_hash"])] = r["id"]
+        for key, other_id in step_aside.items():
+            self.db.execute("UPDATE posts SET duplicate_of = ? WHERE id = ?", (ids[key], other_id))
+        return [(ids[(p.guid, p.link, p.content_hash)], p) for p in posts]
+
+    def _canonical_owners(self, source_id: int, links: Sequence[str | None]) -> dict[str, Row]:
+        """For each canonical link, the first shown post of another blog that has it."""
+        wanted = sorted({link for link in links if link})
+        found: dict[str, Row] = {}
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.fetchall(
+                f"""SELECT p.id, p.canonical_link, s.site_url, s.url
+                    FROM posts p JOIN sources s ON s.id = p.source_id
+                    WHERE p.canonical_link IN ({marks}) AND p.source_id <> ?
+                        AND p.duplicate_of IS NULL
+                    ORDER BY p.id""",
+                (*chunk, source_id),
+            ):
+                found.setdefault(r["canonical_link"], r)
+        return found
 
     def _set_left_out(self, post_id: int, verdict: Verdict | None, now: datetime) -> None:
         """A filter's decision about a post not taken down by the curator."""
