@@ -50,7 +50,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -267,21 +267,25 @@ class Ingest:
                             limit.release()
                             return
                         began = time.monotonic()
-                        result = await fetcher.fetch(
-                            source.url, etag=source.etag, last_modified=source.last_modified
-                        )
+                        fetched = [
+                            await fetcher.fetch(
+                                source.url, etag=source.etag, last_modified=source.last_modified
+                            )
+                        ]
                     except BaseException:  # cancelled
                         limit.release()
                         raise
                 try:  # the host is free again; the slot is kept until the body is stored
                     took = time.monotonic() - began
+                    status = fetched[0].status
+                    # Handed over, not kept here, so the body is freed once it is parsed.
                     outcome = await self.ingest_result(
-                        source, result, duration_ms=int(took * 1000), fetcher=fetcher,
+                        source, fetched.pop(), duration_ms=int(took * 1000), fetcher=fetcher,
                         rules=rules.get(source.id, []),
                     )  # fmt: skip
                 finally:
                     limit.release()
-                _record(outcome, result, took)
+                _record(outcome, status, took)
                 report.sources.append(outcome)
                 done += 1
                 if progress:
@@ -312,6 +316,7 @@ class Ingest:
         loop = asyncio.get_running_loop()
         if result.outcome is FetchOutcome.OK:
             cleaned = await loop.run_in_executor(self._pool, parse_and_clean, result, now)
+            result = replace(result, body=b"")  # parsed: the rest needs only its headers
         posts, parse_error = cleaned.posts, cleaned.error
         if posts and source.extract_full:
             if fetcher is None:
@@ -448,7 +453,7 @@ class Writer:
                 done.set_result(result)
 
 
-def _record(report: SourceReport, result: FetchResult, seconds: float) -> None:
+def _record(report: SourceReport, status: int | None, seconds: float) -> None:
     """One fetch: its log record and the process's metrics."""
     metrics.fetches.labels(report.outcome).inc()
     metrics.fetch_seconds.observe(seconds)
@@ -458,7 +463,7 @@ def _record(report: SourceReport, result: FetchResult, seconds: float) -> None:
         "source": report.source_id,
         "url": report.url,
         "outcome": report.outcome,
-        "status": result.status,
+        "status": status,
         "ms": round(seconds * 1000),
         "new": report.new,
         "updated": report.updated,
