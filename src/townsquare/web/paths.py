@@ -11,11 +11,12 @@ live where ``publish.paths`` says.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from ..model import Post
 from ..publish.paths import (
     BLOGS_OPML,
+    SEARCH_PATH,
     FeedFormat,
     FeedScope,
     category_opml_path,
@@ -61,6 +62,16 @@ class Paths:
 
     def about(self) -> str:
         return self.prefix + "/about/"
+
+    def search(self, text: str = "", *, sort: str | None = None, page: int = 1) -> str:
+        """The search page: ``/search``, or ``/search?q=digital&sort=date&page=2``."""
+        params: dict[str, str | int] = {"q": text} if text else {}
+        if sort:
+            params["sort"] = sort
+        if page > 1:
+            params["page"] = page
+        query = "?" + urlencode(params) if params else ""
+        return f"{self.prefix}/{SEARCH_PATH}{query}"
 
     def feed(self, scope: FeedScope, fmt: FeedFormat) -> str:
         return f"{self.prefix}/{scope.feed_path(fmt)}"
