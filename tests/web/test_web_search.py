@@ -31,6 +31,7 @@ from townsquare.errors import BusyError
 from townsquare.ingest.pipeline import Ingest
 from townsquare.model import Source
 from townsquare.store import Store
+from townsquare.store import search as store_search
 from townsquare.web.app import ROUTES
 from townsquare.web.openapi import document
 from townsquare.web.site import Gate
@@ -357,6 +358,35 @@ def test_no_results_says_what_to_try(demo_site: LiveSite) -> None:
     assert "check the spelling" in doc.xpath("//main//ul")[0].text_content()
     assert doc.xpath("//main//a[. = 'what you can search for']/@href") == ["/search#guide"]
     assert doc.xpath("//main//input[@name='q']/@value") == ["zyxwvut blockchain"]
+
+
+def test_a_phrase_of_common_words_says_since_when_it_searched(
+    searchable: Searchable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = [
+        Item(str(n), f"Weeknotes {n}", f"<p>Open data, week {n}.</p>", _day(n)) for n in range(8)
+    ]
+    searchable.blog("Kelbrook data", items)
+    site = searchable.serve()
+    monkeypatch.setattr(store_search, "COMMON", 1)
+    monkeypatch.setattr(store_search, "PHRASE_POSTS", 3)
+    doc = _doc(_search(site, '"open data"'))
+    api = json.loads(site.get("/api/search?q=%22open+data%22").body)
+    if searchable.store.db.dialect != "sqlite":  # PostgreSQL searches every post
+        assert doc.xpath("//p[@class='count']")[0].text_content() == "8 results"
+        assert not doc.xpath("//div[@class='inset']") and api["searched_since"] is None
+        return
+    assert doc.xpath("//p[@class='count']")[0].text_content() == (
+        "3 results in posts since 5 January 2026"
+    )
+    assert _titles(doc) == ["Weeknotes 7", "Weeknotes 6", "Weeknotes 5"]
+    [note] = doc.xpath("//div[@class='inset']")
+    assert "only posts published since 5 January 2026 were searched" in note.text_content()
+    [older] = note.xpath(".//a")
+    assert older.text_content() == "Search older posts"
+    assert parse_qs(urlsplit(older.get("href")).query) == {"q": ['"open data" before:2026-01-05']}
+    assert _titles(_doc(site.get(older.get("href")))) == [f"Weeknotes {n}" for n in (4, 3, 2)]
+    assert api["searched_since"] == "2026-01-05T09:00:00+00:00" and api["total"] == 3
 
 
 # --- the feed ------------------------------------------------------------------------------

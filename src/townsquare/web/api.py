@@ -195,6 +195,7 @@ async def search(request: Request) -> Response:
                 "sort": results.sort.value,
                 "total": results.total,
                 "total_is_exact": results.total_is_exact,
+                "searched_since": _iso(results.searched_since),
                 "page": asked.page,
                 "pages": last,
                 "results": [

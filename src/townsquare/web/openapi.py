@@ -89,6 +89,11 @@ SCHEMAS: dict[str, Any] = {
                 "type": "boolean",
                 "description": "False when more than `total` posts match (5,000).",
             },
+            "searched_since": {
+                **_NULLABLE_TIME,
+                "description": "When set, only posts published since then were searched "
+                "(an exact phrase of very common words), and `total` counts their matches.",
+            },
             "page": {"type": "integer", "minimum": 1},
             "pages": {"type": "integer", "minimum": 1, "maximum": 250},
             "results": {"type": "array", "items": {"$ref": "#/components/schemas/SearchResult"}},

@@ -85,13 +85,6 @@ def last_page(results: SearchResults) -> int:
     return min(results.pages, MAX_PAGES)
 
 
-def count_words(results: SearchResults) -> str:
-    """'1 result', '1,234 results', 'More than 5,000 results'."""
-    if not results.total_is_exact:
-        return f"More than {results.total:,} results"
-    return f"{results.total:,} result{'' if results.total == 1 else 's'}"
-
-
 def search_feeds(site: Site, text: str) -> list[FeedLink]:
     title = feed_title(site.config.site_name, f"Search: {text}")
     return feed_links(site.paths, FeedScope.search(text), title)
@@ -161,13 +154,17 @@ def search_page(site: Site, index: SiteIndex, asked: Asked, results: SearchResul
         (label, paths.search(asked.text, sort=value.value), value is results.sort)
         for label, value in (("Best match", Sort.RELEVANCE), ("Newest", Sort.DATE))
     ]
+    since = results.searched_since
+    older = None
+    if since is not None:  # the same search, before where it stopped
+        older = paths.search(f"{asked.text} before:{since.date().isoformat()}", sort=sort)
     title = f"{asked.text} – Search"
     if number > 1:
         title += f" (page {number})"
     return site.renderer.html(
         "search.html", title=title, section="search", q=asked.text, sort=sort, results=results,
-        items=items, pages=pages, past=past, last_url=link(last), count=count_words(results),
-        sorts=sorts, first=(number - 1) * results.per_page + 1,
+        items=items, pages=pages, past=past, last_url=link(last), count=results.count_text,
+        sorts=sorts, first=(number - 1) * results.per_page + 1, older=older,
         feeds=search_feeds(site, asked.text),
     )  # fmt: skip
 
