@@ -28,8 +28,9 @@ Two more bounds on SQLite, both about FTS5 reading far more than it finds:
 
 - A phrase checks word positions in every post with all its words.  When
   every word of the query is common and it has a phrase, only the newest
-  ``PHRASE_POSTS`` posts with the phrase's rarest word are searched, and the
-  page says since when (``searched_since``); a date range reaches further.
+  ``PHRASE_POSTS`` posts with its rarest word are searched; when that cuts
+  the search short, the page says since when (``searched_since``), and a
+  date range reaches further.
 - FTS5 does not stop at a bound on the rowid until it finds a real match, so
   a query for title matches among the newest matches would read on to the
   next title match, often the end of the index.  ``_keys_until`` ends such a
@@ -57,7 +58,9 @@ from .posts import _POST_COLUMNS, VISIBLE, PostStore, _post
 
 RANK_WINDOW = 5_000
 COMMON = 10_000  # posts a word may be in for BM25 ranking (SQLite)
-PHRASE_POSTS = 25_000  # posts with its rarest word searched for a phrase of common words (SQLite)
+# Posts with its rarest word searched, when every word of a query is common and it has a
+# phrase (SQLite).
+PHRASE_POSTS = 25_000
 SNIPPET_WORDS = 32
 EXCERPT_CHARACTERS = 240
 _HEADLINE_TEXT = 20_000  # characters of text PostgreSQL looks through for a snippet
@@ -254,7 +257,8 @@ class SearchStore(PostStore):
             window = rowids if stop is None else f"{rowids} AND rowid < {stop}"
             keys = self._keys(match, window, f"{_BM25}, rowid", limit, offset)
         rows = self._sqlite_rows(match, keys, marked=bool(query.terms))
-        since = None if end is None else _key_time(end)
+        # Said only when the bound cut the search short: a full window never reaches it.
+        since = None if end is None or not exact else _key_time(end)
         return SearchPage(rows, total, exact, since)
 
     def _keys(self, match: str, rowids: str, order: str, limit: int, offset: int) -> list[int]:
@@ -328,18 +332,21 @@ class SearchStore(PostStore):
         common: _Common,
     ) -> int | None:
         """Where to stop looking when every word of the query is common and it has a phrase:
-        the key of the ``PHRASE_POSTS``th newest post with the phrases' rarest word (and the
-        query's blogs, categories and authors) (None: look at every post).
+        the key of the ``PHRASE_POSTS``th newest post with its rarest word (and its blogs,
+        categories and authors) (None: look at every post).
 
-        FTS5 checks a phrase's word positions in every post that has all its words; for a
-        phrase of words in most posts ("is of to the") that is every post, 1.7 seconds at
-        a million posts.  This bounds that work as the window bounds ranking common words.
+        FTS5 checks a phrase's word positions in every post that has all its words; when
+        few of those match, that is most posts: 1.7 seconds at a million posts for "is of
+        to the".  This bounds that work as the window bounds ranking common words.  (An
+        excluded word is checked in FTS5's own loop, which nothing but the end of the
+        index stops: "council -councils" reads every post with "council".)
         """
-        words = [w for t in query.terms for w in t.split()]
-        if not any(" " in t for t in query.terms) or not all(map(common.word, words)):
+        words = list(dict.fromkeys(w for t in query.terms for w in t.split()))
+        phrase = any(" " in t for t in query.terms)
+        if not (phrase and all(map(common.word, words))):
             return None
         ends = []
-        for word in dict.fromkeys(w for t in query.terms if " " in t for w in t.split()):
+        for word in words:
             only = replace(query, words=(word,), phrases=(), excluded=())
             row = self.db.fetchone(
                 f"""SELECT rowid AS k FROM post_search WHERE post_search MATCH ? {rowids}
