@@ -13,7 +13,7 @@ import asyncio
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -490,6 +490,28 @@ def test_the_api_searches_as_documented(searchable: Searchable) -> None:
         error = json.loads(answer.body)
         _check("Error", error, searchable.config)
         assert error["error"]["status"] == status
+
+
+def test_a_site_in_a_sub_folder_searches_there(demo_config: Config, demo_store: Store) -> None:
+    site = LiveSite(replace(demo_config, base_url="https://example.org/town/"), demo_store)
+    try:
+        doc = _doc(site.get("/town/about/"))
+        assert doc.xpath("//header//form[@role='search']/@action") == ["/town/search"]
+        page = _doc(site.get("/town/search?q=council"))
+        assert page.xpath("//main//a[. = 'Follow this search']/@href") == [
+            "/town/search/feed.atom?q=council"
+        ]
+        assert all(h.startswith("/town/posts/") for h in page.xpath("//ol//h2/a/@href"))
+        found = json.loads(site.get("/town/api/search?q=council").body)
+        assert found["feed"] == "https://example.org/town/search/feed.atom?q=council"
+        assert found["next"] == "/town/api/search?q=council&page=2"
+        assert found["results"][0]["post"]["url"].startswith("https://example.org/town/posts/")
+        feed = etree.fromstring(site.get("/town/search/feed.atom?q=council").body)
+        assert feed.find(ATOM + "link").get("href") == (
+            "https://example.org/town/search/feed.atom?q=council"
+        )
+    finally:
+        site.close()
 
 
 def test_every_api_address_is_in_the_openapi_document(demo_config: Config) -> None:

@@ -45,7 +45,7 @@ def _json(value: object, last_modified: datetime | None = None) -> Rendered:
 
 
 def _absolute(site: Site, path: str) -> str:
-    return site.config.base_url.rstrip("/") + path
+    return site.paths.absolute(path)
 
 
 def post_json(site: Site, index: SiteIndex, post: Post) -> dict[str, Any]:

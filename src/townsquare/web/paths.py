@@ -29,7 +29,13 @@ __all__ = ["Paths", "post_slug"]
 
 class Paths:
     def __init__(self, base_url: str) -> None:
-        self.prefix = urlsplit(base_url).path.rstrip("/")
+        parts = urlsplit(base_url)
+        self.prefix = parts.path.rstrip("/")
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+
+    def absolute(self, path: str) -> str:
+        """One of these addresses in full: '/town/about/' is 'https://example.org/town/about/'."""
+        return self._origin + path
 
     def _paged(self, path: str, page: int) -> str:
         if page <= 1:
