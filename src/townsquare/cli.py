@@ -20,26 +20,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from . import __version__
 from .config import Config, default_value, load
 from .errors import InputError, TownsquareError
 from .ingest.clean import plain_text
-from .ingest.discover import discover
-from .ingest.fetch import Fetcher
-from .ingest.pipeline import Ingest, PassReport
 from .model import Frequency, Post, Source
-from .notify.address import check_address
-from .notify.digest import DigestReport, send_digests
-from .opml import read_opml
-from .publish.opml import blogs_opml, category_opml
-from .publish.static_site import build_site
 from .search import SearchResults, Sort, search
 from .store import Store, open_store
-from .store.websub import Subscription, SubscriptionState
 from .text import long_date
-from .websub import WebSub
+
+if TYPE_CHECKING:
+    from .ingest.pipeline import PassReport
+    from .notify.digest import DigestReport
+    from .store.websub import Subscription
+    from .websub import WebSub
 
 Handler = Callable[[argparse.Namespace, Config], int]
 
@@ -120,6 +116,9 @@ def cmd_init(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_add(args: argparse.Namespace, config: Config) -> int:
+    from .ingest.discover import discover
+    from .ingest.fetch import Fetcher
+
     with open_store(config.db) as store:
         if store.source_by_url(args.url) is not None:
             existing = store.source_by_url(args.url)
@@ -202,6 +201,8 @@ def cmd_categories(args: argparse.Namespace, config: Config) -> int:
 
 
 def _run_pass(store: Store, config: Config, **kwargs: Any) -> PassReport:
+    from .ingest.pipeline import Ingest
+
     ingest = Ingest(store, config)
     try:
         return asyncio.run(ingest.run_pass(**kwargs))
@@ -261,6 +262,7 @@ def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_worker(args: argparse.Namespace, config: Config) -> int:
     from . import logs, metrics
+    from .ingest.pipeline import Ingest
 
     async def work(ingest: Ingest) -> int:
         stop = asyncio.Event()
@@ -375,6 +377,8 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_import_opml(args: argparse.Namespace, config: Config) -> int:
+    from .opml import read_opml
+
     path = Path(args.file)
     try:
         data = path.read_bytes()
@@ -400,6 +404,8 @@ def cmd_import_opml(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_export_opml(args: argparse.Namespace, config: Config) -> int:
+    from .publish.opml import blogs_opml, category_opml
+
     with open_store(config.db) as store:
         if args.category:
             listing = category_opml(store, config, args.category)
@@ -418,6 +424,8 @@ def cmd_export_opml(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_build(args: argparse.Namespace, config: Config) -> int:
+    from .publish.static_site import build_site
+
     outdir = Path(args.outdir)
     with open_store(config.db) as store:
         report = build_site(store, config, outdir)
@@ -497,6 +505,8 @@ def _digest_line(r: DigestReport) -> str:
 
 
 def cmd_digest_send(args: argparse.Namespace, config: Config) -> int:
+    from .notify.digest import send_digests
+
     frequencies = [Frequency(args.frequency)] if args.frequency else list(Frequency)
     reports = []
     with open_store(config.db) as store:
@@ -556,6 +566,8 @@ def cmd_digest_stats(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_digest_unsubscribe(args: argparse.Namespace, config: Config) -> int:
+    from .notify.address import check_address
+
     try:
         _, key = check_address(args.address)
     except InputError:
@@ -595,6 +607,8 @@ T = TypeVar("T")
 
 
 def _with_websub(store: Store, config: Config, work: Callable[[WebSub], Awaitable[T]]) -> T:
+    from .websub import WebSub
+
     async def run() -> T:
         async with WebSub(store, config) as websub:
             return await work(websub)
@@ -632,6 +646,8 @@ def cmd_websub_run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _subscription_line(sub: Subscription, titles: dict[int, str]) -> str:
+    from .store.websub import SubscriptionState
+
     name = titles.get(sub.source_id or 0, "(a removed blog)")
     if sub.state is SubscriptionState.ACTIVE and sub.lease_expires:
         state = f"pushed until {long_date(sub.lease_expires)}"

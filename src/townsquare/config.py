@@ -200,7 +200,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "fetch_concurrency",
         _int,
-        64,
+        32,
         "How many feeds are fetched and read at once; times max_body_bytes, it bounds memory.",
     ),
     Setting("fetch_per_host", _int, 2, "How many requests go to one host at once."),

@@ -146,6 +146,7 @@ class CleanPost:
     summary_html: str  # sanitised
     categories: tuple[str, ...]  # plain text tags from the feed
     content_hash: str  # changes when the post is edited (the feed's version, even if extracted)
+    text: str  # content_html as the words a reader sees (what search indexes and filters read)
     left_out: Verdict | None = None  # set by the filter stage: why the site does not show it
 
 

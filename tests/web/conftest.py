@@ -20,7 +20,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, sync_playwright
 
-from conftest import BACKEND, fresh_schema
+from conftest import BACKEND, SECRET, fresh_schema
+from smtp_sink import SMTPServer
 from townsquare.config import Config, load
 from townsquare.curation.passwords import hash_password
 from townsquare.demo.server import add_sample_blogs, serve_samples
@@ -165,16 +166,22 @@ class Curated:
         return client
 
 
-@pytest.fixture
-def curated(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Curated]:
+def samples_copy(tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A database of the sample blogs and curator 'ada', for one test."""
     if BACKEND == "postgresql":  # a schema of its own, filled through the pipeline
-        db = request.getfixturevalue("new_db")()
+        db: str = request.getfixturevalue("new_db")()
         with open_store(db) as store:
             ingest_samples(store, site_config(db))
             store.add_curator(CURATOR, hash_password(PASSWORD), datetime.now(UTC))
-    else:
-        db = str(tmp_path / "site.db")
-        shutil.copy(request.getfixturevalue("samples_db"), db)
+        return db
+    db = str(tmp_path / "site.db")
+    shutil.copy(request.getfixturevalue("samples_db"), db)
+    return db
+
+
+@pytest.fixture
+def curated(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Curated]:
+    db = samples_copy(tmp_path, request)
     config = site_config(db, site_name="Public sector blogs", base_url="http://blogs.example.org/")
     with open_store(config.db) as store:
         site = LiveSite(config, store)
@@ -194,3 +201,35 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def axe() -> Axe:
     return Axe()
+
+
+# --- email (issue 7) ---------------------------------------------------------------------
+
+
+@dataclass
+class Emailing(Curated):
+    smtp: SMTPServer  # where the site's email goes
+
+
+@pytest.fixture
+def emailing(
+    tmp_path: Path, request: pytest.FixtureRequest, smtp: SMTPServer
+) -> Iterator[Emailing]:
+    """A website over a copy of the sample blogs that sends email to the ``smtp`` server."""
+    db = samples_copy(tmp_path, request)
+    config = site_config(
+        db,
+        site_name="Public sector blogs",
+        base_url="http://blogs.example.org/",
+        contact="curator@example.org",
+        secret_key=SECRET,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_security="none",
+        smtp_from="Public sector blogs <digest@blogs.example.org>",
+        smtp_timeout=10.0,
+    )
+    with open_store(config.db) as store:
+        site = LiveSite(config, store)
+        yield Emailing(config, store, site, smtp)
+        site.close()

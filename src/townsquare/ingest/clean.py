@@ -81,6 +81,7 @@ _HIDDEN_CLOSE = {
     name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "template")
 }
 _SPACE = re.compile(r"\s+")
+_C0 = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
 )
@@ -226,9 +227,12 @@ def sanitize_html(fragment: str | None, base: str) -> str:
         fragment = _IMG.sub(_drop_tracking_image, fragment)
     _state.base = base
     try:
-        return _CLEANER.clean(fragment).strip()
+        safe = _CLEANER.clean(fragment).strip()
     finally:
         _state.base = ""
+    # The sanitiser keeps control characters, and makes them of references such as "&#2;":
+    # they have no place in a page, break XML and would pass for search's match marks.
+    return _C0.sub("", safe) if _C0.search(safe) else safe
 
 
 def _drop_hidden(text: str) -> str:
@@ -250,6 +254,15 @@ def _drop_hidden(text: str) -> str:
 def _strip_tags(text: str) -> str:
     text = _CONTROL.sub("", text)  # first, so that "<\x00script>" cannot become a tag later
     return _TAG_RE.sub(" ", _drop_hidden(text)) if "<" in text else text
+
+
+def text_of(safe_html: str) -> str:
+    """The words a reader sees in HTML that ``sanitize_html`` made: tags become spaces
+    and entities are decoded; runs of space are left as they are (whoever shows the
+    text closes them up).  Several times faster than ``plain_text``, which must also
+    cope with scripts, styles and control characters."""
+    text = _TAG_RE.sub(" ", safe_html) if "<" in safe_html else safe_html
+    return html.unescape(text) if "&" in text else text  # "&#2;" and the like decode to ""
 
 
 def plain_text(value: str | None, *, is_html: bool = True, limit: int = MAX_TITLE) -> str:
@@ -328,6 +341,7 @@ def clean_entry(entry: ParsedEntry, now: datetime) -> CleanPost:
         summary_html=summary_html,
         categories=_tags(entry.categories),
         content_hash=_hash(title, content_html, summary_html, entry.author),
+        text=text_of(content_html),
     )
 
 

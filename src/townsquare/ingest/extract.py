@@ -18,10 +18,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import trafilatura
-
 from ..model import CleanPost, FetchOutcome, FetchResult
-from .clean import plain_text, sanitize_html
+from .clean import sanitize_html, text_of
 
 MAX_PAGES = 20  # pages fetched for one fetch of one blog
 MAX_PAGE_BYTES = 3_000_000  # larger pages are not worth the extractor's time
@@ -40,6 +38,8 @@ def is_article_page(result: FetchResult) -> bool:
 
 def article_html(page: bytes, url: str) -> str | None:
     """The article in a web page, as sanitised HTML; None when there is none."""
+    import trafilatura  # 17 MB and a tenth of a second: only for blogs that want it
+
     found = trafilatura.extract(
         page,
         url=url,
@@ -53,12 +53,15 @@ def article_html(page: bytes, url: str) -> str | None:
     if not found:
         return None
     html = sanitize_html(found, url)
-    return html if plain_text(html) else None
+    return html if text_of(html) else None
 
 
 def with_article(post: CleanPost, html: str) -> CleanPost:
     """The post with the article as its HTML and the feed's text as its summary; the post
     as it was when the "article" is no longer than the feed's text (a page of links)."""
-    if len(plain_text(html, limit=_LONG)) <= len(plain_text(post.content_html, limit=_LONG)):
+    text = text_of(html)
+    if len(text[:_LONG]) <= len(post.text[:_LONG]):
         return post
-    return replace(post, content_html=html, summary_html=post.summary_html or post.content_html)
+    return replace(
+        post, content_html=html, summary_html=post.summary_html or post.content_html, text=text
+    )

@@ -15,7 +15,6 @@ status page can count and list it and a changed rule can bring it back.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -24,8 +23,7 @@ from functools import lru_cache
 
 from ..model import CleanPost, FilterAction, FilterField, PostFilter, Verdict
 from ..store import Store
-
-_TAG = re.compile(r"<[^>]*>")
+from .clean import text_of
 
 
 def _quoted(words: Sequence[str]) -> str:
@@ -56,18 +54,13 @@ def reason(rule: PostFilter) -> str:
     return f"The blog's filter leaves out {_which(rule)}."
 
 
-def text_of(clean_html: str) -> str:
-    """The text a reader sees in sanitised HTML (it holds no scripts or styles)."""
-    return html.unescape(_TAG.sub(" ", clean_html))
-
-
 @lru_cache(maxsize=512)
 def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(" ".join(w.split())).replace(r"\ ", r"\s+") for w in words)
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
-def _matches(rule: PostFilter, title: str, content_html: str, tags: Sequence[str]) -> bool:
+def _matches(rule: PostFilter, title: str, text: str, tags: Sequence[str]) -> bool:
     if not rule.words:
         return False
     if rule.field is FilterField.TAGS:
@@ -76,15 +69,16 @@ def _matches(rule: PostFilter, title: str, content_html: str, tags: Sequence[str
     pattern = _pattern(rule.words)
     if pattern.search(title):
         return True
-    return rule.field is FilterField.TEXT and bool(pattern.search(text_of(content_html)))
+    return rule.field is FilterField.TEXT and bool(pattern.search(text))
 
 
 def verdict(
-    rules: Sequence[PostFilter], title: str, content_html: str, tags: Sequence[str]
+    rules: Sequence[PostFilter], title: str, text: str, tags: Sequence[str]
 ) -> Verdict | None:
-    """None when the post passes every rule; else the first rule it fails, and why."""
+    """None when the post passes every rule; else the first rule it fails, and why.
+    ``text`` is the post's words (``clean.text_of`` its HTML)."""
     for rule in rules:
-        hit = _matches(rule, title, content_html, tags)
+        hit = _matches(rule, title, text, tags)
         if hit != (rule.action is FilterAction.INCLUDE):
             return Verdict(rule.id, reason(rule))
     return None
@@ -94,9 +88,7 @@ def filter_posts(posts: list[CleanPost], rules: Sequence[PostFilter]) -> list[Cl
     """The posts, each with the rules' verdict on it."""
     if not rules:
         return posts
-    return [
-        replace(p, left_out=verdict(rules, p.title, p.content_html, p.categories)) for p in posts
-    ]
+    return [replace(p, left_out=verdict(rules, p.title, p.text, p.categories)) for p in posts]
 
 
 def refilter(store: Store, source_id: int, now: datetime) -> int:
@@ -109,7 +101,7 @@ def refilter(store: Store, source_id: int, now: datetime) -> int:
     for post in store.filterable_posts(source_id):
         if post.taken_down:
             continue
-        found = verdict(rules, post.title, post.content_html, post.tags)
+        found = verdict(rules, post.title, text_of(post.content_html), post.tags)
         if (found.filter_id if found else None) != post.filter_id:
             changes[post.id] = found
     if changes:

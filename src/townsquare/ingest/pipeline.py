@@ -20,9 +20,11 @@ queues for its host before it takes a slot, so a slow or hostile host delays
 only its own feeds, and memory is bounded by the slots, not by the pass.
 
 Parsing and cleaning are CPU work: they run in a thread for small passes and
-in one worker process per core for large ones.  The store is written by one
-writer thread, one transaction per source, so SQLite has one writer and the
-event loop keeps fetching while it writes.
+in worker processes (one per core but one) for large ones.  The store is written by one
+writer thread (``Writer``), so SQLite has one writer and the event loop keeps
+fetching while it writes.  Each source is stored whole or not at all; sources
+that finish while the writer is busy are stored together, in one transaction,
+so a large pass does not pay for a commit per source.
 ``ingest_result`` is the same path for a body that arrived another way (a
 WebSub push, the demo, a test).
 
@@ -40,12 +42,13 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import queue
 import random
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,23 +56,16 @@ from urllib.parse import urlsplit
 
 from .. import metrics
 from ..config import Config
-from ..errors import ParseError
 from ..model import CleanPost, FetchOutcome, FetchResult, PostFilter, SaveCounts, Source
-from ..store import FetchLogEntry, Store
+from ..store import FetchLogEntry, FetchSave, Store
 from ..store.claims import new_owner
-from .clean import clean_feed, feed_hub, feed_site
 from .extract import MAX_PAGES, article_html, is_article_page, with_article
 from .fetch import Fetcher
 from .filter import filter_posts
-from .parse import parse_feed
+from .read import Cleaned, die_with_parent, parse_and_clean
 from .schedule import decide, pace_by_host
 
 Progress = Callable[[int, int], None]
-log = logging.getLogger(__name__)
-FAULT = (
-    "Townsquare could not read this feed because of a fault in Townsquare itself ({kind}); "
-    "please report it, with the feed's address"
-)
 logger = logging.getLogger("townsquare.fetch")
 
 PROCESSES_FROM = 16  # sources in a pass before parsing moves to worker processes
@@ -114,44 +110,6 @@ class PassReport:
         return sum(1 for r in self.sources if r.error is not None)
 
 
-@dataclass(frozen=True, slots=True)
-class Cleaned:
-    """What parse | clean made of one body."""
-
-    posts: list[CleanPost]
-    site_url: str | None = None
-    hub: tuple[str, str] | None = None  # the WebSub hub and topic it advertises
-    error: str | None = None  # why it could not be parsed
-
-
-def parse_and_clean(result: FetchResult, now: datetime) -> Cleaned:
-    """parse | clean for one body."""
-    try:
-        feed = parse_feed(result.body, result.final_url, result.content_type)
-        return Cleaned(
-            clean_feed(feed, now), feed_site(feed, result.final_url), feed_hub(feed, result)
-        )
-    except ParseError as exc:
-        return Cleaned([], error=str(exc))
-    except Exception as exc:  # a fault of ours must cost one feed, never the whole pass
-        log.warning("fault while reading %s: %s: %s", result.final_url, type(exc).__name__, exc)
-        return Cleaned([], error=FAULT.format(kind=type(exc).__name__))
-
-
-def _die_with_parent(parent: int) -> None:
-    """In a worker process: leave when ``parent``, the process that started it, is gone.
-
-    A worker waits on a pipe it holds both ends of, so it would outlive a pass
-    stopped by ``kill -9`` for ever (and keep that pass's output open)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def _host(url: str) -> str:
     try:
         return urlsplit(url).netloc.lower()
@@ -167,29 +125,30 @@ class Ingest:
         self.config = config
         self.rng = rng or random.Random()
         self._threads = ThreadPoolExecutor(max_workers=2)
-        # The one writer: every store write of a pass runs on this thread, in order.
-        self._writer = ThreadPoolExecutor(max_workers=1)
+        self._writer = Writer(store)
         self._pool: Executor = self._threads
         self._processes: ProcessPoolExecutor | None = None
         self._host_free: dict[str, float] = {}  # host -> earliest next start (monotonic)
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)
-        self._writer.shutdown(wait=True)
+        self._writer.close()
         if self._processes is not None:
             self._processes.shutdown(wait=True, cancel_futures=True)
 
     def _use_processes(self, sources: int) -> None:
         """Large passes parse and clean on every core, in worker processes."""
+        # One process per core but one: this process needs a core of its own, to fetch
+        # and to write the store (a second parsing process on two cores was no faster).
         cores = os.cpu_count() or 1
         if sources < PROCESSES_FROM or cores < 2:
             return
         if self._processes is None:
             # spawn, not fork: the event loop's threads must not be copied mid-lock.
             self._processes = ProcessPoolExecutor(
-                max_workers=cores,
+                max_workers=cores - 1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_die_with_parent,
+                initializer=die_with_parent,
                 initargs=(os.getpid(),),
             )
         self._pool = self._processes
@@ -386,9 +345,7 @@ class Ingest:
             error=error,
             duration_ms=duration_ms,
         )
-        counts: SaveCounts = await asyncio.get_running_loop().run_in_executor(
-            self._writer, self.store.save_fetch, source, state, posts, log
-        )
+        counts = await asyncio.wrap_future(self._writer.save((source, state, posts, log)))
         return SourceReport(
             source_id=source.id,
             title=source.title,
@@ -425,6 +382,70 @@ class Ingest:
         ):
             out[i] = extracted
         return out
+
+
+class Writer:
+    """The one writer: every store write of a pass runs on its thread, in order.
+
+    What arrives while it is writing waits, and the next transaction takes all of
+    it (at most ``GROUP`` sources): each source in a savepoint of its own, all under
+    one commit.  When the writer keeps up, each source is its own transaction.
+    """
+
+    GROUP = 200
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue: queue.SimpleQueue[tuple[FetchSave, Future[SaveCounts]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
+    def save(self, save: FetchSave) -> Future[SaveCounts]:
+        done: Future[SaveCounts] = Future()
+        self._queue.put((save, done))
+        return done
+
+    def close(self) -> None:
+        """Write what is waiting, then stop."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        with self.store.db.bulk_writes():
+            self._loop()
+
+    def _loop(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self.GROUP:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                group.append(more)
+            self._write(group)
+
+    def _write(self, group: list[tuple[FetchSave, Future[SaveCounts]]]) -> None:
+        try:
+            results = self.store.save_fetches([save for save, _ in group])
+        except BaseException as exc:  # the transaction failed: every source in it did
+            for _, done in group:
+                done.set_exception(exc)
+            return
+        for (_, done), result in zip(group, results, strict=True):
+            if isinstance(result, Exception):
+                done.set_exception(result)
+            else:
+                done.set_result(result)
 
 
 def _record(report: SourceReport, result: FetchResult, seconds: float) -> None:

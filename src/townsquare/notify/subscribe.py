@@ -3,13 +3,15 @@
 Each function takes what a form or a link gave and returns a ``Result`` for a
 thin web handler to show.  The routes it expects (paths in ``tokens.PATHS``):
 
+    GET  /email/subscribe              the form             (only while email_enabled)
     POST /email/subscribe              subscribe()          (the website checks CSRF)
     GET  /email/<purpose>/TOKEN        check_link()         a page with one button
-    POST /email/confirm/TOKEN          confirm()
+    POST /email/confirm/TOKEN          confirm()            (the website checks CSRF)
     POST /email/unsubscribe/TOKEN      unsubscribe()        also RFC 8058 one-click:
                                                             no cookie, no CSRF token
-    POST /email/preferences/TOKEN      save_preferences()
+    POST /email/preferences/TOKEN      save_preferences()   (the website checks CSRF)
 
+The handlers are in ``web/emails.py``.
 GET never changes anything, so a mail scanner that follows every link in an
 email cannot confirm or unsubscribe anyone.  ``subscribe`` answers
 CHECK_EMAIL whether or not the address is known: a new address gets a
@@ -81,6 +83,17 @@ class PreferencesForm:
 def email_enabled(config: Config) -> bool:
     """Whether the site can send email (so whether to offer subscribing at all)."""
     return bool(config.smtp_host and config.smtp_from and config.secret_key)
+
+
+def links_work(config: Config) -> bool:
+    """Whether links in emails already sent can be followed: while ``secret_key`` is set,
+    even if sending has stopped, so that anyone can still leave."""
+    return bool(config.secret_key)
+
+
+def leave_token(config: Config, subscriber: Subscriber) -> str:
+    """The token of this subscriber's unsubscribe link (for the preferences page)."""
+    return Tokens(config.secret_key).make(Purpose.UNSUBSCRIBE, subscriber)
 
 
 def subscribe(

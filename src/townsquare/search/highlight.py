@@ -16,9 +16,11 @@ END = "\x03"
 
 
 def marked_html(text: str) -> str:
-    """Escaped text with ``<mark>`` around each marked match; always balanced."""
+    """Escaped text with ``<mark>`` around each marked match; always balanced.  Runs of
+    space (the index keeps a post's text as it was laid out) become one."""
     out: list[str] = []
     open_mark = False
+    text = " ".join(text.split())  # the marks are not space, so they stay where they were
     for i, part in enumerate(text.replace(END, START).split(START)):
         if i:
             out.append("</mark>" if open_mark else "<mark>")
@@ -30,5 +32,5 @@ def marked_html(text: str) -> str:
 
 
 def unmarked(text: str) -> str:
-    """The text with the marks taken out."""
-    return text.replace(START, "").replace(END, "")
+    """The text with the marks taken out, and runs of space made one."""
+    return " ".join(text.replace(START, "").replace(END, "").split())

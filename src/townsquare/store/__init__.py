@@ -17,6 +17,7 @@ from .filters import FilterStore
 from .posts import (
     BlogActivity,
     FetchLogEntry,
+    FetchSave,
     FilterablePost,
     HiddenPost,
     LeftOutPost,
@@ -36,6 +37,7 @@ __all__ = [
     "Check",
     "Curator",
     "FetchLogEntry",
+    "FetchSave",
     "FilterablePost",
     "FoundFeed",
     "HiddenPost",

@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager, suppress
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -54,6 +54,10 @@ def _register_sqlite_types() -> None:
 _register_sqlite_types()
 
 
+CHECKPOINT_EVERY = 0.5  # seconds, during bulk writes
+AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
+
+
 class Database(Protocol):
     """What the store needs of a connection."""
 
@@ -67,6 +71,7 @@ class Database(Protocol):
     def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
     def transaction(self) -> Any: ...
     def snapshot(self) -> AbstractContextManager[None]: ...
+    def bulk_writes(self) -> AbstractContextManager[None]: ...
     def close(self) -> None: ...
 
 
@@ -174,14 +179,25 @@ class SQLiteDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """A write transaction; nested uses join the outer one."""
+        """A write transaction.  Used inside another, it is a savepoint: what fails in it
+        is undone and raised, and the outer transaction decides (as on PostgreSQL)."""
         with self._lock:
             if self._depth:
+                name = f"nested_{self._depth}"
+                with self._guard():
+                    self._conn.execute(f"SAVEPOINT {name}")
                 self._depth += 1
                 try:
                     yield
+                except BaseException:
+                    with suppress(sqlite3.Error):  # gone if SQLite undid the whole transaction
+                        self._conn.execute(f"ROLLBACK TO {name}")
+                        self._conn.execute(f"RELEASE {name}")
+                    raise
                 finally:
                     self._depth -= 1
+                with self._guard():
+                    self._conn.execute(f"RELEASE {name}")
                 return
             with self._guard():
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -210,6 +226,30 @@ class SQLiteDatabase:
             finally:
                 with self._guard():
                     self._conn.execute("COMMIT")
+
+    @contextmanager
+    def bulk_writes(self) -> Iterator[None]:
+        """While inside, a thread of its own copies the write-ahead log into the database
+        (a checkpoint, which waits for the disk) every ``CHECKPOINT_EVERY`` seconds, with a
+        connection of its own, so that commits here never wait for it."""
+        stop = threading.Event()
+
+        def checkpoint() -> None:
+            with suppress(sqlite3.Error), closing(sqlite3.connect(self.url, timeout=30)) as own:
+                while not stop.wait(CHECKPOINT_EVERY):
+                    own.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+        with self._guard():
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        thread = threading.Thread(target=checkpoint, name="checkpoint", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            with self._guard():
+                self._conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
 
     def close(self) -> None:
         self._conn.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from ..errors import InputError, NotFoundError, PostGoneError
+from ..errors import InputError, NotFoundError, PostGoneError, StoreError
 from ..model import CleanPost, FetchState, Post, SaveCounts, Source, Verdict
 from .claims import ClaimStore
 from .db import Row, to_datetime
@@ -56,6 +56,9 @@ class FetchLogEntry:
     http_status: int | None
     error: str | None
     duration_ms: int
+
+
+FetchSave = tuple[Source, FetchState, Sequence[CleanPost], FetchLogEntry]  # save_fetch's
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,27 +161,64 @@ class PostStore(ClaimStore, SearchIndex):
         log: FetchLogEntry,
     ) -> SaveCounts:
         """Store one fetch's outcome in one transaction: posts, source state, log."""
+        result = self.save_fetches([(source, state, posts, log)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def save_fetches(self, saves: Sequence[FetchSave]) -> list[SaveCounts | Exception]:
+        """Several fetches, each as ``save_fetch`` stores one, in one transaction.
+
+        Each is a savepoint of its own: one that fails is undone and its error given
+        in its place, and the others are kept.  The search index is written last,
+        for all of them at once: FTS5 writes out what it holds at every savepoint,
+        so indexing blog by blog would make a small index segment each time.  One
+        commit for many blogs is what lets the one writer keep up with a large pass.
+        """
+        done: list[SaveCounts | Exception] = []
+        texts: dict[int, str] = {}  # post id -> its text, for the search index
+        with self.db.transaction():
+            for save in saves:
+                try:
+                    with self.db.transaction():
+                        done.append(self._save_one(*save, texts))
+                except StoreError:
+                    raise  # the database itself: nothing in this transaction is kept
+                except Exception as exc:  # one blog's: the others are still stored
+                    done.append(exc)
+            self._index_posts(texts)
+        return done
+
+    def _save_one(
+        self,
+        source: Source,
+        state: FetchState,
+        posts: Sequence[CleanPost],
+        log: FetchLogEntry,
+        texts: dict[int, str],
+    ) -> SaveCounts:
         if source.site_url is None and state.site_url:  # learnt from this very fetch
             source = replace(source, site_url=state.site_url)
-        with self.db.transaction():
-            counts = self._save_posts(source, posts, state.fetched_at) if posts else SaveCounts()
-            self._save_fetch_state(source, state)
-            self.db.execute(
-                """INSERT INTO fetch_log (source_id, fetched_at, outcome, http_status, error,
-                       new_posts, updated_posts, unchanged_posts, duration_ms)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    source.id,
-                    log.fetched_at,
-                    log.outcome,
-                    log.http_status,
-                    log.error,
-                    counts.new,
-                    counts.updated,
-                    counts.unchanged,
-                    log.duration_ms,
-                ),
-            )
+        counts = SaveCounts()
+        if posts:
+            counts = self._save_posts(source, posts, state.fetched_at, texts)
+        self._save_fetch_state(source, state)
+        self.db.execute(
+            """INSERT INTO fetch_log (source_id, fetched_at, outcome, http_status, error,
+                   new_posts, updated_posts, unchanged_posts, duration_ms)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                source.id,
+                log.fetched_at,
+                log.outcome,
+                log.http_status,
+                log.error,
+                counts.new,
+                counts.updated,
+                counts.unchanged,
+                log.duration_ms,
+            ),
+        )
         return counts
 
     def _existing(self, source_id: int, posts: list[CleanPost]) -> list[_Existing]:
@@ -205,7 +245,10 @@ class PostStore(ClaimStore, SearchIndex):
                     )
         return list(found.values())
 
-    def _save_posts(self, source: Source, posts: Sequence[CleanPost], now: datetime) -> SaveCounts:
+    def _save_posts(
+        self, source: Source, posts: Sequence[CleanPost], now: datetime, texts: dict[int, str]
+    ) -> SaveCounts:
+        """Insert new posts and update edited ones; each one written goes into ``texts``."""
         unique = _unique(posts)
         existing = self._existing(source.id, unique)
         by_guid = {e.guid: e for e in existing if e.guid}
@@ -213,7 +256,6 @@ class PostStore(ClaimStore, SearchIndex):
         by_hash = {e.content_hash: e for e in existing if not e.guid and not e.link}
         new = updated = unchanged = 0
         claimed: set[int] = set()
-        written: list[int] = []
         for post in unique:
             match = (
                 (by_guid.get(post.guid) if post.guid else None)
@@ -226,16 +268,15 @@ class PostStore(ClaimStore, SearchIndex):
                     unchanged += 1
                 else:
                     self._update_post(match.id, post, now)
-                    written.append(match.id)
+                    texts[match.id] = post.text
                     updated += 1
                 # A takedown stays whatever the feed says; a filter decides afresh.
                 wanted = post.left_out.filter_id if post.left_out else None
                 if match.hidden_by != CURATOR and match.filter_id != wanted:
                     self._set_left_out(match.id, post.left_out, now)
             else:
-                written.append(self._insert_post(source, post, now))
+                texts[self._insert_post(source, post, now)] = post.text
                 new += 1
-        self._index_posts(written)
         return SaveCounts(new=new, updated=updated, unchanged=unchanged)
 
     def _update_post(self, post_id: int, post: CleanPost, now: datetime) -> None:

@@ -1,12 +1,12 @@
 """Keeping the search index in step with the posts.
 
 On SQLite the index is the FTS5 table ``post_search`` (migration 0008).
-Only the text needs Python (HTML to plain text), so the store writes a
-post's row whenever it writes the post's text: ``_index_posts`` after an
-insert or an edit.  Triggers do the rest: an edit or a deletion takes the
-old row out, hiding a post or marking it a duplicate tags its row
-``hidden`` (and showing it again untags it), and renaming a blog or
-changing its categories updates its posts' rows.
+Only the text needs Python (``text_of`` the HTML, made while cleaning, in
+the worker processes), so the store writes a post's row whenever it writes
+the post's text: ``_index_posts`` after an insert or an edit.  Triggers do
+the rest: an edit or a deletion takes the old row out, hiding a post or
+marking it a duplicate tags its row ``hidden`` (and showing it again untags
+it), and renaming a blog or changing its categories updates its posts' rows.
 
 On PostgreSQL the database keeps ``posts.search_vector`` up to date by
 itself, and there is nothing to do here.
@@ -14,9 +14,9 @@ itself, and there is nothing to do here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 
-from ..ingest.clean import plain_text
+from ..ingest.clean import text_of
 from .db import Row
 from .sources import SourceStore
 
@@ -31,20 +31,28 @@ _SOURCE_ROWS = """SELECT search_key, post_id, title, content_html, blog, author,
 
 
 class SearchIndex(SourceStore):
-    def _index_posts(self, post_ids: Sequence[int]) -> None:
-        """Write these posts' rows in the search index, as the posts now are."""
-        if self.db.dialect != "sqlite":
+    def _index_posts(self, texts: Mapping[int, str]) -> None:
+        """Write the rows of posts just inserted or edited (their old rows are gone: the
+        triggers saw to that); ``texts`` maps each post's id to ``text_of`` its HTML,
+        made while cleaning, so the one writer does not parse HTML."""
+        if self.db.dialect != "sqlite" or not texts:
             return
-        for i in range(0, len(post_ids), _CHUNK):
-            chunk = post_ids[i : i + _CHUNK]
+        ids = list(texts)
+        rows: list[Row] = []
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            rows = self.db.fetchall(f"{_SOURCE_ROWS} WHERE post_id IN ({marks})", chunk)
-            self.db.executemany(
-                "DELETE FROM post_search WHERE rowid = ?", [(r["search_key"],) for r in rows]
+            rows += self.db.fetchall(
+                f"""SELECT search_key, post_id, title, blog, author, tags
+                    FROM post_search_source WHERE post_id IN ({marks})""",
+                chunk,
             )
-            self._write_rows(rows)
+        self._write_rows(rows, texts)
 
-    def _write_rows(self, rows: list[Row]) -> None:
+    def _write_rows(self, rows: list[Row], texts: Mapping[int, str]) -> None:
+        # In rowid order: FTS5 writes out what it holds whenever a rowid comes in lower
+        # than the last, and a segment per post would make indexing several times slower.
+        rows.sort(key=lambda r: int(r["search_key"]))
         self.db.executemany(
             "INSERT INTO post_search (rowid, title, body, blog, author, tags)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -52,7 +60,7 @@ class SearchIndex(SourceStore):
                 (
                     r["search_key"],
                     r["title"],
-                    plain_text(r["content_html"], limit=MAX_TEXT),
+                    texts[r["post_id"]][:MAX_TEXT],
                     r["blog"],
                     r["author"],
                     r["tags"],
@@ -89,8 +97,8 @@ class SearchIndex(SourceStore):
                 )
                 if not rows:
                     break
-                self._write_rows(rows)
                 last = rows[-1]["post_id"]
+                self._write_rows(rows, {r["post_id"]: text_of(r["content_html"]) for r in rows})
                 done += len(rows)
                 if progress:
                     progress(done, total)

@@ -14,7 +14,7 @@ address that is a known one with its final ``/`` added or dropped is sent
 there with a 301.
 
 The admin area (``/admin``) and the public forms are in the same table;
-their handlers are in ``admin/`` and ``asks.py``.
+their handlers are in ``admin/``, ``asks.py`` and ``emails.py`` (email digests).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from starlette.types import ASGIApp
 from ..config import Config
 from ..errors import BusyError, InputError, NotFoundError, PostGoneError
 from ..store import Store
-from . import api, asks, feeds, health, live, pages, search, websub
+from . import api, asks, emails, feeds, health, live, pages, search, websub
 from .admin import auth, blogs, categories, overview, queue, takedowns
 from .security import SecurityHeaders
 from .site import Site
@@ -75,6 +75,10 @@ ROUTES = [
     Route("/suggest/sent", asks.sent),
     Route("/takedown", asks.takedown, methods=["GET", "POST"]),
     Route("/takedown/sent", asks.sent),
+    Route("/email/subscribe", emails.subscribe, methods=["GET", "POST"]),
+    Route("/email/confirm/{token}", emails.confirm, methods=["GET", "POST"]),
+    Route("/email/unsubscribe/{token}", emails.unsubscribe, methods=["GET", "POST"]),
+    Route("/email/preferences/{token}", emails.preferences, methods=["GET", "POST"]),
     Route("/admin/login", auth.login, methods=["GET", "POST"]),
     Route("/admin/logout", auth.logout, methods=["POST"]),
     Route("/admin", overview.overview),

@@ -14,6 +14,8 @@ from __future__ import annotations
 from urllib.parse import urlencode, urlsplit
 
 from ..model import Post
+from ..notify.tokens import PATHS as EMAIL_LINKS
+from ..notify.tokens import Purpose
 from ..publish.paths import (
     BLOGS_OPML,
     SEARCH_PATH,
@@ -103,6 +105,15 @@ class Paths:
 
     def takedown(self) -> str:
         return self.prefix + "/takedown"
+
+    def email(self) -> str:
+        """The form to subscribe to emails."""
+        return self.prefix + "/email/subscribe"
+
+    def email_link(self, purpose: Purpose, token: str) -> str:
+        """Where a link in an email leads (the emails' own links are absolute:
+        ``notify.tokens.Links``)."""
+        return f"{self.prefix}/{EMAIL_LINKS[purpose]}{token}"
 
     def admin(self, path: str = "") -> str:
         """An address in the admin area: ``admin("blogs/3")`` is ``/admin/blogs/3``."""

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from ..config import Config
+from ..notify.subscribe import email_enabled
 from ..publish.feeds import feed_title
 from ..publish.paths import FeedScope
 from ..text import long_date
@@ -121,6 +122,8 @@ class Renderer:
             paths=paths,
             asset=assets.url,
             static_build=static_build,
+            # Subscribing needs a running site that can send email.
+            email_offered=email_enabled(config) and not static_build,
             river_feeds=feed_links(paths, FeedScope.river(), feed_title(config.site_name)),
         )
         self.env.filters.update(long_date=long_date, iso=_iso, paragraphs=_paragraphs)

@@ -1,0 +1,63 @@
+"""parse | clean for one body: the pipeline's CPU work, done in worker processes.
+
+A large pass runs ``parse_and_clean`` in one process per core (see ``pipeline``).
+This module imports only what that work needs, so each worker starts small.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..errors import ParseError
+from ..model import CleanPost, FetchResult
+from .clean import clean_feed, feed_hub, feed_site
+from .parse import parse_feed
+
+log = logging.getLogger(__name__)
+FAULT = (
+    "Townsquare could not read this feed because of a fault in Townsquare itself ({kind}); "
+    "please report it, with the feed's address"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    """What parse | clean made of one body."""
+
+    posts: list[CleanPost]
+    site_url: str | None = None
+    hub: tuple[str, str] | None = None  # the WebSub hub and topic it advertises
+    error: str | None = None  # why it could not be parsed
+
+
+def parse_and_clean(result: FetchResult, now: datetime) -> Cleaned:
+    """parse | clean for one body."""
+    try:
+        feed = parse_feed(result.body, result.final_url, result.content_type)
+        return Cleaned(
+            clean_feed(feed, now), feed_site(feed, result.final_url), feed_hub(feed, result)
+        )
+    except ParseError as exc:
+        return Cleaned([], error=str(exc))
+    except Exception as exc:  # a fault of ours must cost one feed, never the whole pass
+        log.warning("fault while reading %s: %s: %s", result.final_url, type(exc).__name__, exc)
+        return Cleaned([], error=FAULT.format(kind=type(exc).__name__))
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker process: leave when ``parent``, the process that started it, is gone.
+
+    A worker waits on a pipe it holds both ends of, so it would outlive a pass
+    stopped by ``kill -9`` for ever (and keep that pass's output open)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
