@@ -26,7 +26,9 @@
    filters, window or snippets (the ratio shows what the rest costs, and
    what ranking every match of a common word would cost).
 4. **Web.** With ``--url``, the same queries through ``GET /search?q=`` on a
-   running Townsquare website (see ``time_web``).
+   running Townsquare website (see ``time_web``): page 1 as a reader gets it,
+   rendered, over HTTP on the loopback, one request at a time.  The machine's
+   load average is printed before and after.
 """
 
 from __future__ import annotations
@@ -299,6 +301,7 @@ def time_search(path: str, texts: list[str], runs: int) -> dict[str, dict[str, f
                 started = time.perf_counter()
                 search(store, text)
                 samples.append((time.perf_counter() - started) * 1000)
+            since = results.searched_since
             out[text] = {
                 "median_ms": statistics.median(samples),
                 "p99_ms": percentile(samples, 99),
@@ -306,6 +309,7 @@ def time_search(path: str, texts: list[str], runs: int) -> dict[str, dict[str, f
                 "exact": results.total_is_exact,
             }
             out[text]["samples"] = samples  # type: ignore[assignment]
+            out[text]["since"] = since.date().isoformat() if since else None  # type: ignore[assignment]
     return out
 
 
@@ -338,6 +342,7 @@ def time_web(base_url: str, texts: list[str], runs: int) -> dict[str, dict[str, 
             if i:
                 samples.append((time.perf_counter() - started) * 1000)
         out[text] = {"median_ms": statistics.median(samples), "p99_ms": percentile(samples, 99)}
+        out[text]["samples"] = samples  # type: ignore[assignment]
     return out
 
 
@@ -382,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
                 report["index_build_s"] = time.perf_counter() - started
             log(f"Built the search index in {report['index_build_s']:.0f} s")
         report["sizes"] = sizes(path)
+        report["load_before"] = os.getloadavg()
         texts = queries(path)
         timed = time_search(path, texts, args.runs)
         floor = time_floor(path, [t for t in texts if t in PLAIN], args.runs)
@@ -389,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         report["floor_ms"] = floor
         if args.url:
             report["web"] = time_web(args.url, texts, args.runs)
+        report["load_after"] = os.getloadavg()
         _print(report)
         if args.out:
             Path(args.out).write_text(json.dumps(report, indent=2))
@@ -417,12 +424,15 @@ def _print(report: dict[str, object]) -> None:
     print(f"\n{'query':<46} {'matches':>9} {'median':>8} {'p99':>8} {'FTS5 floor':>11}", end="")
     print(f" {'web p50':>8} {'web p99':>8}" if web else "")
     for text, t in timed.items():
-        total = f"{t['total']:,}" + ("" if t["exact"] else "+")
+        total = f"{t['total']:,}" + ("" if t["exact"] else "+") + ("*" if t["since"] else "")
         line = f"{text[:46]:<46} {total:>9} {t['median_ms']:>6.1f}ms {t['p99_ms']:>6.1f}ms"
         line += f" {floor[text]:>9.1f}ms" if text in floor else " " * 12
         if web:
             line += f" {web[text]['median_ms']:>6.1f}ms {web[text]['p99_ms']:>6.1f}ms"
         print(line)
+    for text, t in timed.items():
+        if t["since"]:
+            print(f"* {text!r}: a phrase of common words, searched in posts since {t['since']}")
     samples = [v for t in timed.values() for v in t["samples"]]  # type: ignore[attr-defined]
     print(
         f"\nAll {len(samples)} searches: median {statistics.median(samples):.1f} ms, "
@@ -430,6 +440,19 @@ def _print(report: dict[str, object]) -> None:
     )
     worst = max(timed.items(), key=lambda kv: kv[1]["p99_ms"])
     print(f"Slowest query at p99: {worst[0]!r} {worst[1]['p99_ms']:.1f} ms")
+    if web:
+        through = [v for t in web.values() for v in t["samples"]]  # type: ignore[attr-defined]
+        slowest = max(web.items(), key=lambda kv: kv[1]["p99_ms"])
+        print(
+            f"Through the website, all {len(through)} requests: median "
+            f"{statistics.median(through):.1f} ms, 99th percentile {percentile(through, 99):.1f} ms"
+            f"; slowest query at p99: {slowest[0]!r} {slowest[1]['p99_ms']:.1f} ms"
+        )
+    before, after = (
+        " ".join(f"{x:.2f}" for x in report[k])  # type: ignore[attr-defined]
+        for k in ("load_before", "load_after")
+    )
+    print(f"Load average (1, 5, 15 minutes): {before} before, {after} after")
 
 
 if __name__ == "__main__":

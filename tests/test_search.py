@@ -261,6 +261,101 @@ def test_ranking_of_common_words(site: Site, monkeypatch: pytest.MonkeyPatch) ->
         assert pages == [["Allotments"], ["News two"], ["News one"], []]
 
 
+def test_title_matches_first_among_the_newest_when_words_are_common(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the title pass ends at the first match past the window through that post's
+    blog: the blog's other posts in the window are in the right place, not doubled or lost."""
+    site.blog(
+        "Harrowmere council",
+        [
+            Item("10", "Parking news", "<p>Permits.</p>", day(10)),
+            Item("7", "Weeknotes A7", "<p>Parking permits.</p>", day(7)),
+            Item("6", "Parking again", "<p>Permits.</p>", day(6)),
+            Item("3", "Parking old", "<p>Permits.</p>", day(3)),
+        ],
+    )
+    site.blog(
+        "Kelbrook data",
+        [
+            Item("9", "Weeknotes B9", "<p>Parking data.</p>", day(9)),
+            Item("8", "Parking plans", "<p>Data.</p>", day(8)),
+            Item("5", "Weeknotes B5", "<p>Parking data.</p>", day(5)),
+            Item("4", "Weeknotes B4", "<p>Parking data.</p>", day(4)),  # the 7th match
+            Item("2", "Parking older", "<p>Data.</p>", day(2)),
+        ],
+    )
+    site.fetch()
+    monkeypatch.setattr(store_search, "COMMON", 1)
+    monkeypatch.setattr(store_search, "RANK_WINDOW", 6)
+    found = site.search("parking", per_page=2)
+    assert (found.total, found.total_is_exact) == (6, False)
+    pages = [site.titles("parking", per_page=2, page=n) for n in (1, 2, 3, 4)]
+    if site.store.db.dialect == "sqlite":  # title first, newest first, among the newest six
+        assert pages == [
+            ["Parking news", "Parking plans"],
+            ["Parking again", "Weeknotes B9"],
+            ["Weeknotes A7", "Weeknotes B5"],
+            [],
+        ]
+        # the window now ends at "Parking old", of the other blog
+        assert site.titles("parking -plans") == [
+            "Parking news", "Parking again", "Weeknotes B9", "Weeknotes A7", "Weeknotes B5",
+            "Weeknotes B4",
+        ]  # fmt: skip
+        assert site.titles("parking blog:kelbrook-data") == [
+            "Parking plans", "Parking older", "Weeknotes B9", "Weeknotes B5", "Weeknotes B4"
+        ]  # fmt: skip
+    else:
+        assert sorted(t for page in pages for t in page) == sorted(
+            ["Parking news", "Weeknotes B9", "Parking plans", "Weeknotes A7", "Parking again",
+             "Weeknotes B5"]
+        )  # fmt: skip
+
+
+def test_a_phrase_of_common_words_is_looked_for_in_the_newest_posts(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite a phrase whose words are all common is looked for among the newest posts
+    with its rarest word (``PHRASE_POSTS``), and says since when; a date range reaches
+    further back.  PostgreSQL looks everywhere."""
+    site.blog(
+        "Northshire data",
+        [
+            Item("10", "Weeknotes 10", "<p>Open data again.</p>", day(10)),
+            Item("9", "Open data plans", "<p>Data, open.</p>", day(9)),
+            Item("8", "Weeknotes 8", "<p>The data is open.</p>", day(8)),
+            Item("7", "Weeknotes 7", "<p>Open data.</p>", day(7)),
+            Item("6", "Weeknotes 6", "<p>Data? Open.</p>", day(6)),
+            Item("5", "Open data old", "<p>Data.</p>", day(5)),
+            Item("4", "Weeknotes 4", "<p>Open data.</p>", day(4)),
+        ],
+    )
+    site.blog("Kelbrook", [Item("11", "Open data at Kelbrook", "<p>Data.</p>", day(11))])
+    site.fetch()
+    monkeypatch.setattr(store_search, "COMMON", 1)
+    monkeypatch.setattr(store_search, "PHRASE_POSTS", 4)
+    found = site.search('"open data"')
+    relevance = site.titles('"open data"')
+    by_date = site.titles('"open data"', sort=Sort.DATE)
+    older = site.titles('"open data" before:2026-01-06')
+    if site.store.db.dialect == "sqlite":  # the newest four posts with "open": 11 to 8
+        assert (found.total, found.total_is_exact) == (3, True)
+        assert found.searched_since == day(7)  # the fifth, where it stopped
+        assert found.count_text == "3 results in posts since 7 January 2026"
+        assert relevance == ["Open data at Kelbrook", "Open data plans", "Weeknotes 10"]
+        assert by_date == ["Open data at Kelbrook", "Weeknotes 10", "Open data plans"]
+        assert site.titles('"open data"', per_page=2, page=2) == ["Weeknotes 10"]
+        assert site.titles('"open data" blog:northshire-data') == [
+            "Open data plans", "Weeknotes 10", "Weeknotes 7"
+        ]  # fmt: skip
+    else:
+        assert (found.total, found.total_is_exact, found.searched_since) == (6, True, None)
+        assert by_date == ["Open data at Kelbrook", "Weeknotes 10", "Open data plans",
+                           "Weeknotes 7", "Open data old", "Weeknotes 4"]  # fmt: skip
+    assert sorted(older) == ["Open data old", "Weeknotes 4"]
+
+
 # --- the index keeps in step --------------------------------------------------------
 
 

@@ -321,6 +321,7 @@ def _search_json(results: SearchResults) -> dict[str, Any]:
         "sort": results.sort.value,
         "total": results.total,
         "total_is_exact": results.total_is_exact,
+        "searched_since": results.searched_since.isoformat() if results.searched_since else None,
         "page": results.page,
         "per_page": results.per_page,
         "results": [
@@ -354,13 +355,13 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
         print("Type some words to search for, for example: townsquare search digital identity")
         return 0
     if not results.total:
-        print(f"No posts match '{results.query}'.")
+        since = results.searched_since
+        within = f" in posts since {long_date(since)}" if since else ""
+        print(f"No posts match '{results.query}'{within}.")
         return 0
-    count = f"{results.total:,}" if results.total_is_exact else f"More than {results.total:,}"
     order = "newest first" if results.sort is Sort.DATE else "best match first"
-    plural = "s" if results.total != 1 or not results.total_is_exact else ""
     print(
-        f"{count} result{plural} for '{results.query}' ({order}), page {results.page} of "
+        f"{results.count_text} for '{results.query}' ({order}), page {results.page} of "
         f"{results.pages}"
     )
     for hit in results.hits:

@@ -12,6 +12,7 @@ and the website show its message, never a traceback::
     │       └── PostGoneError   the curator took the post down
     ├── SourceExistsError       the feed is already listed
     ├── InputError              something a person typed is not usable
+    ├── BusyError               too much is being asked at once: try again shortly
     ├── MailError               email cannot be sent: not set up, or the mail server failed
     └── FeedError               a feed could not be fetched or read
         ├── BlockedAddressError the address is not allowed (private network)
@@ -73,6 +74,10 @@ class SourceExistsError(TownsquareError):
 
 class InputError(TownsquareError):
     """Something typed on the command line or in a form is not usable."""
+
+
+class BusyError(TownsquareError):
+    """Too much is being asked of the site at once (searches); it can be asked again soon."""
 
 
 class MailError(TownsquareError):

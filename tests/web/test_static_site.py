@@ -92,8 +92,9 @@ LIVE_ONLY = (f"{PREFIX}api/", f"{PREFIX}suggest", f"{PREFIX}takedown", "townsqua
 
 
 def _less_what_needs_a_server(page: str) -> str:
-    """The website's page less what a static build leaves out: the lines that link to the
-    JSON API, the public forms and the live river."""
+    """The website's page less what a static build leaves out: the header's search box and
+    the lines that link to the JSON API, the public forms and the live river."""
+    page = re.sub(r'(?s)\n *<form class="header-search".*?</form>', "", page, count=1)
     lines = page.splitlines(keepends=True)
     return "".join(x for x in lines if not any(part in x for part in LIVE_ONLY))
 
@@ -155,6 +156,9 @@ def test_no_built_link_is_broken(built: Path) -> None:
                 assert fragment in ids[path], f"{address} links to {href}: no such id"
             checked += 1
     assert checked > 1000
+    # No search box: a static host cannot search.
+    forms = [a for a, f in pages.items() if lxml_html.parse(str(f)).getroot().xpath("//form")]
+    assert forms == []
     # And every file of the build can be reached by following links.
     every = {PREFIX + f.relative_to(site).as_posix() for f in site.rglob("*") if f.is_file()}
     every = {p.removesuffix("index.html") for p in every}

@@ -41,6 +41,9 @@ def page_types(demo_site: LiveSite, demo_store: Store) -> dict[str, str]:
         "archive": "/archive/",
         "month": "/archive/2026/11/",
         "about": "/about/",
+        "search": "/search",
+        "search results": "/search?q=council",
+        "no search results": "/search?q=zyxwvut",
         "not found": "/no-such-page",
     }
 
@@ -146,6 +149,47 @@ def test_the_river_with_the_keyboard_alone(
         page.keyboard.press("Tab")
         page.keyboard.press("Tab")
         assert _focused(page)["text"] == "Public sector blogs"  # the site's name, to go home
+    finally:
+        visitor.close()
+
+
+def test_a_reader_searches_from_the_header_and_reads_on(
+    browser: Browser, demo_site: LiveSite, axe: Axe
+) -> None:
+    visitor = Visitor(browser, demo_site.url, 1280)
+    try:
+        page = visitor.open("/blogs/")
+        page.get_by_role("search").get_by_label("Search every blog").fill("council")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/search\?q=council$"))
+        assert page.inner_text("h1") == "Search every blog"
+        assert page.input_value("main input[name=q]") == "council"
+        assert page.inner_text(".count").startswith("27 results")
+        results = page.locator("ol.results > li")
+        assert results.count() == 20
+        marks = page.locator("ol.results mark")
+        assert marks.count() >= 20
+        assert {m.lower() for m in marks.all_inner_texts()} <= {"council", "councils"}
+        # A mark stands out: its background is not the page's.
+        background = marks.first.evaluate("m => getComputedStyle(m).backgroundColor")
+        assert background not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
+        results_on_1 = page.locator("ol.results h2").all_inner_texts()
+        problems = axe.run(page)
+        assert not problems.violations_count, problems.generate_report()
+
+        page.get_by_role("navigation", name="Pages of results").get_by_role(
+            "link", name="Next page of results"
+        ).click()
+        page.wait_for_url(re.compile(r"/search\?q=council&page=2$"))
+        assert page.locator("ol.results > li").count() == 7
+        assert page.get_attribute("ol.results", "start") == "21"
+        assert not set(page.locator("ol.results h2").all_inner_texts()) & set(results_on_1)
+        assert "Page 2 of 2" in page.inner_text("nav[aria-label='Pages of results']")
+        problems = axe.run(page)
+        assert not problems.violations_count, problems.generate_report()
+
+        page.locator("ol.results h2 a").first.click()
+        assert page.inner_text("h1") == page.title().rsplit(" – ", 1)[0]
     finally:
         visitor.close()
 

@@ -1,4 +1,5 @@
-"""Output feeds: Atom 1.0, RSS 2.0 and JSON Feed 1.1 of the river, a category or a blog.
+"""Output feeds: Atom 1.0, RSS 2.0 and JSON Feed 1.1 of the river, a category, a blog or a
+search (the newest posts it finds, so a reader can follow a topic).
 
     load_feed(store, config, scope)   the newest posts and their blogs, from the store
         │
@@ -10,8 +11,10 @@ its feed gave none), title, author (the blog's name when the post gives
 none), published and updated dates, the post's clean HTML ending with
 "Original source – <blog name>" linked to the post (or, for a blog that asked
 for excerpts, a short excerpt and "Continue reading on <blog name>"), and the
-blog as its source.  Every feed names its WebSub hub (``websub_hub``) in the
-feed and in its ``Link`` header, so readers can hear of new posts at once.
+blog as its source.  Every feed but a search's names its WebSub hub
+(``websub_hub``) in the feed and in its ``Link`` header, so readers can hear
+of new posts at once; the hub is told only of the river's, the categories'
+and the blogs' feeds.
 An item's id is a tag: URI made from the site's host,
 the day we first saw the post and its number, so it never changes, even when
 the post is edited.
@@ -35,6 +38,7 @@ from lxml import etree
 from ..config import Config
 from ..ingest.clean import plain_text
 from ..model import Post, Source
+from ..search import Sort, search
 from ..store import Store
 from .document import Document, http_date, utc
 from .paths import HUB_PATH, FeedFormat, FeedScope, post_path
@@ -91,9 +95,10 @@ def load_feed(
 ) -> FeedContent:
     """The newest ``config.feed_items`` posts of the scope, and their blogs.
 
-    Raises ``CategoryNotFoundError`` or ``SourceNotFoundError`` for an
-    unknown slug.  Pass ``sources`` (every blog, by id) to save a query per
-    feed when building many.
+    A search's feed holds the newest of the posts it finds (at most
+    ``search.MAX_PER_PAGE``).  Raises ``CategoryNotFoundError`` or
+    ``SourceNotFoundError`` for an unknown slug.  Pass ``sources`` (every
+    blog, by id) to save a query per feed when building many.
     """
     limit = config.feed_items
     site = config.site_name
@@ -107,6 +112,11 @@ def load_feed(
         title = feed_title(site, blog.title)
         description = f"The newest posts from {blog.title}, gathered by {site}."
         posts = store.river(limit=limit, source_id=blog.id)
+    elif scope.kind == "search":
+        title = feed_title(site, f"Search: {scope.query}")
+        description = f"The newest posts that match {scope.query}, gathered by {site}."
+        found = search(store, scope.query, sort=Sort.DATE, per_page=limit)
+        posts = [hit.post for hit in found.hits]
     else:
         title, description = site, config.site_description
         posts = store.river(limit=limit)
@@ -114,9 +124,8 @@ def load_feed(
     missing = {p.source_id for p in posts} - known.keys()  # all, or any added since
     if missing:
         known = {**known, **store.sources_by_ids(missing)}
-    return FeedContent(
-        scope, config.base_url, title, description, posts, known, hub=hub_url(config)
-    )
+    hub = None if scope.kind == "search" else hub_url(config)
+    return FeedContent(scope, config.base_url, title, description, posts, known, hub=hub)
 
 
 def hub_url(config: Config) -> str | None:

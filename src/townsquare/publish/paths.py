@@ -6,13 +6,15 @@ output folder, so links work the same from both (also from a sub-folder)::
     feed.atom  feed.rss  feed.json                  the river
     categories/<slug>/feed.atom|rss|json            one category
     blogs/<slug>/feed.atom|rss|json                 one blog
+    search/feed.atom|rss|json?q=<query>             the newest posts a search finds (the
+                                                    website only)
     blogs.opml                                      every blog, grouped by category
     categories/<slug>.opml                          one category's blogs
     posts/<id>-<slug>/                              one post (the website's page)
     websub/hub                                      our WebSub hub (the website only)
 
 A feed's page (its ``rel="alternate"``) is ``""`` (the river),
-``categories/<slug>/`` or ``blogs/<slug>/``.  Pages end with ``/``: a static
+``categories/<slug>/``, ``blogs/<slug>/`` or ``search?q=<query>``.  Pages end with ``/``: a static
 build writes each as ``index.html`` in a folder of that name, which every
 static host serves at that address without a redirect.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlencode
 
 from ..text import slugify
 
@@ -59,6 +62,7 @@ _LABELS = {FeedFormat.ATOM: "Atom", FeedFormat.RSS: "RSS", FeedFormat.JSON: "JSO
 OPML_CONTENT_TYPE = "text/x-opml; charset=utf-8"
 BLOGS_OPML = "blogs.opml"
 HUB_PATH = "websub/hub"
+SEARCH_PATH = "search"
 
 
 def category_opml_path(slug: str) -> str:
@@ -76,10 +80,11 @@ def post_path(post_id: int, title: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FeedScope:
-    """Which posts a feed holds: the whole river, one category or one blog."""
+    """Which posts a feed holds: the whole river, one category, one blog or a search's."""
 
-    kind: Literal["river", "category", "blog"]
+    kind: Literal["river", "category", "blog", "search"]
     slug: str = ""
+    query: str = ""  # what was searched for (kind "search")
 
     @classmethod
     def river(cls) -> FeedScope:
@@ -93,15 +98,29 @@ class FeedScope:
     def blog(cls, slug: str) -> FeedScope:
         return cls("blog", slug)
 
+    @classmethod
+    def search(cls, query: str) -> FeedScope:
+        return cls("search", query=query)
+
+    @property
+    def _search_query(self) -> str:
+        return "?" + urlencode({"q": self.query})
+
     @property
     def page_path(self) -> str:
-        """The page the feed stands for: '', 'categories/<slug>/' or 'blogs/<slug>/'."""
+        """The page the feed stands for: '', 'categories/<slug>/', 'blogs/<slug>/' or
+        'search?q=<query>'."""
         if self.kind == "river":
             return ""
+        if self.kind == "search":
+            return SEARCH_PATH + self._search_query
         return f"{'categories' if self.kind == 'category' else 'blogs'}/{self.slug}/"
 
     def feed_path(self, fmt: FeedFormat) -> str:
-        """'feed.atom', 'categories/<slug>/feed.rss', 'blogs/<slug>/feed.json', ..."""
+        """'feed.atom', 'categories/<slug>/feed.rss', 'blogs/<slug>/feed.json',
+        'search/feed.atom?q=<query>', ..."""
+        if self.kind == "search":
+            return f"{SEARCH_PATH}/feed.{fmt.value}{self._search_query}"
         return f"{self.page_path}feed.{fmt.value}"
 
 

@@ -12,9 +12,11 @@ into safe HTML.  The website, the command line and the feeds all call
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..model import Post
+from ..text import long_date
 from .highlight import marked_html, unmarked
 from .query import Query, Sort, parse_query
 
@@ -44,6 +46,21 @@ class SearchResults:
     total_is_exact: bool  # False: more than `total` matched
     page: int  # from 1
     per_page: int
+    # Only posts published since then were searched (a phrase of very common words on
+    # SQLite: see docs/search.md), and `total` counts their matches; None: every post.
+    searched_since: datetime | None = None
+
+    @property
+    def count_text(self) -> str:
+        """'1 result', '1,234 results', 'More than 5,000 results', '151 results in posts
+        since 3 March 2025'."""
+        n = self.total
+        text = f"{n:,} result{'' if n == 1 else 's'}"
+        if not self.total_is_exact:
+            text = f"More than {n:,} results"
+        if self.searched_since is not None:
+            text += f" in posts since {long_date(self.searched_since)}"
+        return text
 
     @property
     def pages(self) -> int:
@@ -79,4 +96,6 @@ def search(
         SearchHit(row.post, marked_html(row.title), marked_html(row.snippet), unmarked(row.snippet))
         for row in found.rows
     )
-    return SearchResults(query, chosen, hits, found.total, found.exact, page, per_page)
+    return SearchResults(
+        query, chosen, hits, found.total, found.exact, page, per_page, found.searched_since
+    )

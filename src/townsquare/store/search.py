@@ -12,7 +12,8 @@ Both backends give the same answers to the same query:
   text); among equals, newer posts first.  Date order is newest first.
 - ``total`` is exact up to ``RANK_WINDOW`` matches.  Past that it is given
   as ``RANK_WINDOW`` with ``exact`` false, and relevance ranks the newest
-  ``RANK_WINDOW`` matches.  Date order is always over every match.
+  ``RANK_WINDOW`` matches.  Date order is over every match (but see phrases
+  of common words below).
 - Titles and snippets come back as plain text with each match between
   ``highlight.START`` and ``highlight.END``.
 
@@ -23,6 +24,18 @@ query is in more than ``COMMON`` posts, relevance is simpler and bounded:
 those with every term in the title come first, newest first within each.
 PostgreSQL ranks the newest ``RANK_WINDOW`` matches with ``ts_rank_cd``.
 
+Two more bounds on SQLite, both about FTS5 reading far more than it finds:
+
+- A phrase checks word positions in every post with all its words.  When
+  every word of the query is common and it has a phrase, only the newest
+  ``PHRASE_POSTS`` posts with its rarest word are searched; when that cuts
+  the search short, the page says since when (``searched_since``), and a
+  date range reaches further.
+- FTS5 does not stop at a bound on the rowid until it finds a real match, so
+  a query for title matches among the newest matches would read on to the
+  next title match, often the end of the index.  ``_keys_until`` ends such a
+  scan on purpose: see its docstring.
+
 On SQLite the index is the FTS5 table ``post_search``, whose rowid is the
 search key (minute published, then post id, negated: newest first is
 ascending order); on PostgreSQL it is ``posts.search_vector`` with a partial
@@ -32,7 +45,7 @@ GIN index.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from ..ingest.clean import plain_text
@@ -45,6 +58,9 @@ from .posts import _POST_COLUMNS, VISIBLE, PostStore, _post
 
 RANK_WINDOW = 5_000
 COMMON = 10_000  # posts a word may be in for BM25 ranking (SQLite)
+# Posts with its rarest word searched, when every word of a query is common and it has a
+# phrase (SQLite).
+PHRASE_POSTS = 25_000
 SNIPPET_WORDS = 32
 EXCERPT_CHARACTERS = 240
 _HEADLINE_TEXT = 20_000  # characters of text PostgreSQL looks through for a snippet
@@ -66,6 +82,9 @@ class SearchPage:
     rows: list[SearchRow]
     total: int  # matches in all, up to RANK_WINDOW
     exact: bool  # False when more than RANK_WINDOW posts matched
+    # Set when only the posts published since then were searched (a phrase of common
+    # words, on SQLite): ``total`` counts their matches.
+    searched_since: datetime | None = None
 
 
 _EMPTY = SearchPage([], 0, True)
@@ -73,6 +92,32 @@ _EMPTY = SearchPage([], 0, True)
 
 def _post_id(search_key: int) -> int:
     return -search_key & 0xFFFFFFFF
+
+
+def _key_time(search_key: int) -> datetime:
+    """When the post with this search key was published, to the minute (migration 0008)."""
+    return datetime.fromtimestamp((-search_key >> 32) * 60, UTC)
+
+
+class _Common:
+    """Whether words are in more than ``COMMON`` posts (a bounded count, once a word)."""
+
+    def __init__(self, store: SearchStore) -> None:
+        self._store = store
+        self._known: dict[str, bool] = {}
+
+    def word(self, word: str) -> bool:
+        if word not in self._known:
+            row = self._store.db.fetchone(
+                f"""SELECT count(*) AS n FROM
+                    (SELECT 1 FROM post_search WHERE post_search MATCH ? LIMIT {COMMON + 1})""",
+                (fts5_string(word),),
+            )
+            self._known[word] = row is not None and row["n"] > COMMON
+        return self._known[word]
+
+    def any_word(self, query: Query) -> bool:
+        return any(self.word(w) for t in query.terms for w in t.split())
 
 
 def fts5_string(text: str) -> str:
@@ -179,26 +224,42 @@ class SearchStore(PostStore):
             rowids += f" AND rowid <= {self._search_key(query.after)}"
         if query.before:
             rowids += f" AND rowid > {self._search_key(query.before + timedelta(days=1))}"
+        common = _Common(self)
+        end = self._phrase_end(query, sources, rowids, common)
         # One pass over the newest matches: how many (up to the window), and the oldest.
-        counted = self.db.fetchone(
-            f"""SELECT count(*) AS n, max(k) AS oldest FROM
-                (SELECT rowid AS k FROM post_search WHERE post_search MATCH ? {rowids}
-                 ORDER BY rowid LIMIT {RANK_WINDOW + 1})""",
-            (match,),
-        )
-        assert counted is not None
-        exact = int(counted["n"]) <= RANK_WINDOW
-        total = min(int(counted["n"]), RANK_WINDOW)
-        if sort is Sort.DATE:
-            keys = self._keys(match, rowids, "rowid", limit, offset)
+        newest: list[int] | None = None  # the window's keys, when they were read
+        if end is None:
+            counted = self.db.fetchone(
+                f"""SELECT count(*) AS n, max(k) AS oldest FROM
+                    (SELECT rowid AS k FROM post_search WHERE post_search MATCH ? {rowids}
+                     ORDER BY rowid LIMIT {RANK_WINDOW + 1})""",
+                (match,),
+            )
+            assert counted is not None
+            found, oldest = int(counted["n"]), counted["oldest"]
         else:
-            if not exact:  # rank the newest RANK_WINDOW matches
-                rowids += f" AND rowid < {int(counted['oldest'])}"
-            if self._any_common(query):
-                keys = self._keys_title_first(query, match, rowids, limit, offset)
+            newest = self._keys_until(match, rowids, end, RANK_WINDOW + 1)
+            found, oldest = len(newest), newest[-1] if newest else None
+            newest = newest[:RANK_WINDOW]
+        exact = found <= RANK_WINDOW
+        total = min(found, RANK_WINDOW)
+        stop = int(oldest) if found > RANK_WINDOW else end  # where the window ends
+        if sort is Sort.DATE:
+            if newest is not None and offset + limit <= len(newest):
+                keys = newest[offset : offset + limit]
+            elif end is None:
+                keys = self._keys(match, rowids, "rowid", limit, offset)
             else:
-                keys = self._keys(match, rowids, f"{_BM25}, rowid", limit, offset)
-        return SearchPage(self._sqlite_rows(match, keys, marked=bool(query.terms)), total, exact)
+                keys = self._keys_until(match, rowids, end, offset + limit)[offset:]
+        elif common.any_word(query):
+            keys = self._keys_title_first(query, sources, rowids, stop, limit, offset, newest)
+        else:
+            window = rowids if stop is None else f"{rowids} AND rowid < {stop}"
+            keys = self._keys(match, window, f"{_BM25}, rowid", limit, offset)
+        rows = self._sqlite_rows(match, keys, marked=bool(query.terms))
+        # Said only when the bound cut the search short: a full window never reaches it.
+        since = None if end is None or not exact else _key_time(end)
+        return SearchPage(rows, total, exact, since)
 
     def _keys(self, match: str, rowids: str, order: str, limit: int, offset: int) -> list[int]:
         rows = self.db.fetchall(
@@ -208,27 +269,94 @@ class SearchStore(PostStore):
         )
         return [int(r["k"]) for r in rows]
 
+    def _keys_until(self, expression: str, rowids: str, end: int, limit: int) -> list[int]:
+        """Up to ``limit`` (-1: all) keys of matches newer than the key ``end``, in order.
+
+        FTS5 (3.40) does not stop at a bound on the rowid until it reaches a real
+        match: past the last match before ``end`` it reads on, through every post with
+        all the words, to the next match, which for a phrase of common words or a
+        title match may be at the end of the index.  So the query also matches the post
+        at ``end``, through its blog's tag: that ends the scan there.  The blog's other
+        posts before ``end`` come with it, and are left out unless they match too (two
+        queries over that one blog's posts).
+        """
+        before = f"{rowids} AND rowid < {end}"
+        row = self.db.fetchone("SELECT source_id FROM posts WHERE id = ?", (_post_id(end),))
+        if row is None:  # deleted since: no end to the scan, but the same answer
+            return self._keys(expression, before, "rowid", limit, 0)
+        blog = "tags : " + fts5_string(f"s{row['source_id']}")
+        its = set(self._keys(blog, before, "rowid", -1, 0))
+        matching = set(self._keys(f"({expression}) AND {blog}", before, "rowid", -1, 0))
+        wanted = limit + len(its) if limit >= 0 else -1
+        keys = self._keys(f"({expression}) OR {blog}", before, "rowid", wanted, 0)
+        kept = [k for k in keys if k not in its or k in matching]
+        return kept[:limit] if limit >= 0 else kept
+
     def _keys_title_first(
-        self, query: Query, match: str, rowids: str, limit: int, offset: int
+        self,
+        query: Query,
+        sources: dict[str, list[int]] | None,
+        rowids: str,
+        stop: int | None,
+        limit: int,
+        offset: int,
+        window: list[int] | None,
     ) -> list[int]:
-        """Matches with every term in the title, newest first, then the others, newest first."""
-        in_title = "title : (" + " AND ".join(fts5_string(t) for t in query.terms) + ")"
-        first = self._keys(f"({match}) AND {in_title}", rowids, "rowid", limit, offset)
+        """Matches with every term in the title, newest first, then the others, newest first,
+        among the matches newer than the key ``stop`` (None: every match), whose keys are
+        ``window`` when they have been read."""
+        in_title = _fts5_match(query, sources, columns="title")
+        if stop is None:
+            titled = self._keys(in_title, rowids, "rowid", offset + limit, 0)
+        else:
+            titled = self._keys_until(in_title, rowids, stop, offset + limit)
+        first = titled[offset : offset + limit]
         if len(first) == limit:
             return first
-        titled = offset + len(first)
-        if not first and offset:
-            counted = self.db.fetchone(
-                f"""SELECT count(*) AS n FROM post_search
-                    WHERE post_search MATCH ? {rowids}""",
-                (f"({match}) AND {in_title}",),
+        # Fewer than asked for: ``titled`` holds every title match in the window.
+        more, skip = limit - len(first), max(0, offset - len(titled))
+        if window is not None:
+            seen = set(titled)
+            return first + [k for k in window if k not in seen][skip : skip + more]
+        terms = "title : (" + " AND ".join(fts5_string(t) for t in query.terms) + ")"
+        rest = f"({_fts5_match(query, sources)}) NOT {terms}"
+        if stop is None:
+            return first + self._keys(rest, rowids, "rowid", more, skip)
+        return first + self._keys_until(rest, rowids, stop, skip + more)[skip:]
+
+    def _phrase_end(
+        self,
+        query: Query,
+        sources: dict[str, list[int]] | None,
+        rowids: str,
+        common: _Common,
+    ) -> int | None:
+        """Where to stop looking when every word of the query is common and it has a phrase:
+        the key of the ``PHRASE_POSTS``th newest post with its rarest word (and its blogs,
+        categories and authors) (None: look at every post).
+
+        FTS5 checks a phrase's word positions in every post that has all its words; when
+        few of those match, that is most posts: 1.7 seconds at a million posts for "is of
+        to the".  This bounds that work as the window bounds ranking common words.  (An
+        excluded word is checked in FTS5's own loop, which nothing but the end of the
+        index stops: "council -councils" reads every post with "council".)
+        """
+        words = list(dict.fromkeys(w for t in query.terms for w in t.split()))
+        phrase = any(" " in t for t in query.terms)
+        if not (phrase and all(map(common.word, words))):
+            return None
+        ends = []
+        for word in words:
+            only = replace(query, words=(word,), phrases=(), excluded=())
+            row = self.db.fetchone(
+                f"""SELECT rowid AS k FROM post_search WHERE post_search MATCH ? {rowids}
+                    ORDER BY rowid LIMIT 1 OFFSET {PHRASE_POSTS}""",
+                (_fts5_match(only, sources),),
             )
-            assert counted is not None
-            titled = int(counted["n"])
-        rest = f"({match}) NOT {in_title}"
-        return first + self._keys(
-            rest, rowids, "rowid", limit - len(first), max(0, offset - titled)
-        )
+            if row is None:  # a word in fewer posts: their number bounds the work
+                return None
+            ends.append(int(row["k"]))
+        return max(ends)
 
     def _search_key(self, day: date) -> int:
         """The largest search key of a post published on this day or later (migration 0008)."""
@@ -238,19 +366,6 @@ class SearchStore(PostStore):
         )
         assert row is not None
         return int(row["k"])
-
-    def _any_common(self, query: Query) -> bool:
-        """True when a word of the query is in more than COMMON posts (a bounded count)."""
-        words = dict.fromkeys(w for term in query.terms for w in term.split())
-        for word in words:
-            row = self.db.fetchone(
-                f"""SELECT count(*) AS n FROM
-                    (SELECT 1 FROM post_search WHERE post_search MATCH ? LIMIT {COMMON + 1})""",
-                (fts5_string(word),),
-            )
-            if row is not None and row["n"] > COMMON:
-                return True
-        return False
 
     def _sqlite_rows(self, match: str, keys: list[int], *, marked: bool) -> list[SearchRow]:
         if not keys:
@@ -375,9 +490,14 @@ class SearchStore(PostStore):
         return [str(r["h"]) for r in rows]
 
 
-def _fts5_match(query: Query, sources: dict[str, list[int]] | None) -> str:
-    """The FTS5 expression for a query: every user word quoted, so never syntax."""
-    required = [f"{_TEXT_COLUMNS} : {fts5_string(t)}" for t in query.terms]
+def _fts5_match(
+    query: Query, sources: dict[str, list[int]] | None, *, columns: str = _TEXT_COLUMNS
+) -> str:
+    """The FTS5 expression for a query: every user word quoted, so never syntax.
+
+    ``columns``: where the terms must be (``title``: every term in the title).
+    """
+    required = [f"{columns} : {fts5_string(t)}" for t in query.terms]
     if query.authors:
         required.append(f"author : ({' OR '.join(fts5_string(a) for a in query.authors)})")
     for kind, ids in (sources or {}).items():

@@ -1,4 +1,4 @@
-"""The JSON API: posts, blogs and categories, as described by ``openapi.py``.
+"""The JSON API: posts, blogs, categories and search, as described by ``openapi.py``.
 
 Answers go through the same cache, validators and compression as the pages.
 Errors have one shape, ``{"error": {"status": 404, "message": "..."}}``
@@ -11,16 +11,19 @@ import json
 import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import InputError, NotFoundError
 from ..model import Category, Post, Source
+from ..publish.paths import FeedFormat, FeedScope
 from .content import excerpt
 from .index import SiteIndex
 from .openapi import document
 from .responses import JSON, Rendered
+from .search import last_page, read_address, run_search, searching
 from .site import Site
 
 PAGE_SIZE = 50
@@ -42,7 +45,7 @@ def _json(value: object, last_modified: datetime | None = None) -> Rendered:
 
 
 def _absolute(site: Site, path: str) -> str:
-    return site.config.base_url.rstrip("/") + path
+    return site.paths.absolute(path)
 
 
 def post_json(site: Site, index: SiteIndex, post: Post) -> dict[str, Any]:
@@ -169,6 +172,48 @@ async def categories(request: Request) -> Response:
         )
 
     return await site.cached(request, build)
+
+
+async def search(request: Request) -> Response:
+    """A page of search results: the same search as the page at ``/search``."""
+    site = _site(request)
+    asked = read_address(request, strict=True)
+
+    def link(number: int) -> str:
+        query = {"q": asked.text, **({"sort": asked.sort.value} if asked.sort else {})}
+        return site.paths.api("search") + "?" + urlencode({**query, "page": number})
+
+    def build(index: SiteIndex, modified: datetime) -> Rendered:
+        results = run_search(site, asked)
+        last = last_page(results)
+        if asked.page > last and asked.page > 1:
+            raise NotFoundError(f"no page {asked.page}: the results end at page {last}")
+        feed = site.paths.feed(FeedScope.search(asked.text), FeedFormat.ATOM)
+        return _json(
+            {
+                "query": asked.text,
+                "sort": results.sort.value,
+                "total": results.total,
+                "total_is_exact": results.total_is_exact,
+                "searched_since": _iso(results.searched_since),
+                "page": asked.page,
+                "pages": last,
+                "results": [
+                    {
+                        "post": post_json(site, index, hit.post),
+                        "title_html": hit.title_html,
+                        "snippet_html": hit.snippet_html,
+                        "snippet": hit.snippet_text,
+                    }
+                    for hit in results.hits
+                ],
+                "previous": link(asked.page - 1) if asked.page > 1 else None,
+                "next": link(asked.page + 1) if asked.page < last else None,
+                "feed": _absolute(site, feed),
+            }
+        )
+
+    return await searching(request, build)
 
 
 async def openapi(request: Request) -> Response:

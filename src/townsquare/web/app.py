@@ -6,7 +6,8 @@ Every route answers under the path of ``base_url`` (``/blogs/about/`` for a
 site at ``https://example.org/blogs/``), the same addresses its links use.
 
 Errors: a ``NotFoundError`` (or an unknown address) is the 404 page, a post
-taken down (``PostGoneError``) the 410 page; an ``InputError`` is a 400;
+taken down (``PostGoneError``) the 410 page; an ``InputError`` is a 400; a
+``BusyError`` (too many searches at once) a 503 with ``Retry-After``;
 anything else is a plain 500 page (the traceback goes to the server's log,
 never to the reader).  Under ``/api/`` the same errors are JSON.  An unknown
 address that is a known one with its final ``/`` added or dropped is sent
@@ -28,9 +29,9 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp
 
 from ..config import Config
-from ..errors import InputError, NotFoundError, PostGoneError
+from ..errors import BusyError, InputError, NotFoundError, PostGoneError
 from ..store import Store
-from . import api, asks, emails, feeds, health, live, pages, websub
+from . import api, asks, emails, feeds, health, live, pages, search, websub
 from .admin import auth, blogs, categories, overview, queue, takedowns
 from .security import SecurityHeaders
 from .site import Site
@@ -50,6 +51,8 @@ ROUTES = [
     Route("/archive/{year}/{month}/", pages.month),
     Route("/archive/{year}/{month}/page/{page}/", pages.month),
     Route("/about/", pages.about),
+    Route("/search", search.page),
+    Route("/search/feed.{format}", feeds.search_feed),
     Route("/feed.{format}", feeds.river_feed),
     Route("/blogs/{slug}/feed.{format}", feeds.blog_feed),
     Route("/categories/{slug}/feed.{format}", feeds.category_feed),
@@ -65,6 +68,7 @@ ROUTES = [
     Route("/api/blogs", api.blogs),
     Route("/api/blogs/{slug}", api.blog),
     Route("/api/categories", api.categories),
+    Route("/api/search", api.search),
     Route("/healthz", health.healthz),
     Route("/metrics", health.metrics),
     Route("/suggest", asks.suggest, methods=["GET", "POST"]),
@@ -144,6 +148,7 @@ _PAGES = {
         ],
     ),
     413: ("What you sent is too large", ["Shorten what you typed and try again."]),
+    503: ("Too many searches at once", ["Try again in a minute."]),
     500: (
         "Sorry, there is a problem with the service",
         ["Try again later. The curator can find out more in the server's log."],
@@ -161,14 +166,16 @@ def error_page(site: Site, status: int, message: str) -> bytes:
     )
 
 
-def _error(request: Request, status: int, message: str) -> Response:
+def _error(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
     """The one place an error becomes a response: JSON under /api/, a page elsewhere."""
     site: Site = request.app.state.site
     if request.url.path.startswith(site.paths.api()):
         body = json.dumps({"error": {"status": status, "message": message}})
-        return Response(body, status, media_type="application/json")
+        return Response(body, status, headers, media_type="application/json")
     html = error_page(site, status, message)
-    return Response(html, status, media_type="text/html; charset=utf-8")
+    return Response(html, status, headers, media_type="text/html; charset=utf-8")
 
 
 def _moved(request: Request) -> Response | None:
@@ -201,6 +208,10 @@ async def _bad_input(request: Request, exc: Exception) -> Response:
     return _error(request, 400, str(exc))
 
 
+async def _busy(request: Request, exc: Exception) -> Response:
+    return _error(request, 503, str(exc), {"Retry-After": "60", "Cache-Control": "no-store"})
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
@@ -229,6 +240,7 @@ def create_app(config: Config, store: Store, *, cache_size: int = 512) -> ASGIAp
             PostGoneError: _gone,
             NotFoundError: _not_found,
             InputError: _bad_input,
+            BusyError: _busy,
             HTTPException: _http_error,
             Exception: _crash,
         },

@@ -5,7 +5,9 @@ website's cache and its one path for answers (``responses.send``), so they
 get the same strong ETag, Last-Modified (the store's last change), 304s and
 gzip as the pages; a feed's ``Link`` header names its WebSub hub and itself.
 An unknown slug or format is the 404 page (``load_feed`` and
-``category_opml`` raise ``NotFoundError``s).
+``category_opml`` raise ``NotFoundError``s).  A search's feed
+(``/search/feed.atom?q=…``) is made afresh for each request, like the search
+page, and names no WebSub hub.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..publish.opml import blogs_opml, category_opml
 from ..publish.paths import FeedFormat, FeedScope
 from .index import SiteIndex
 from .responses import Rendered
+from .search import searching, tidy
 from .site import Site
 
 
@@ -64,6 +67,18 @@ async def blog_feed(request: Request) -> Response:
 
 async def category_feed(request: Request) -> Response:
     return await _feed(request, FeedScope.category(request.path_params["slug"]))
+
+
+async def search_feed(request: Request) -> Response:
+    site, fmt = _site(request), _format(request)
+    scope = FeedScope.search(tidy(request.query_params.get("q", "")))
+
+    def build(index: SiteIndex, modified: datetime) -> Rendered:
+        by_id = {b.id: b for b in index.blogs}
+        feed = load_feed(site.store, site.config, scope, sources=by_id)
+        return _rendered(render_feed(feed, fmt), modified)
+
+    return await searching(request, build)
 
 
 async def all_blogs(request: Request) -> Response:

@@ -64,6 +64,45 @@ SCHEMAS: dict[str, Any] = {
         },
         "One page of posts, newest first.",
     ),
+    "SearchResult": _object(
+        {
+            "post": {"$ref": "#/components/schemas/Post"},
+            "title_html": {
+                "type": "string",
+                "description": "The title as HTML: escaped, with each match in <mark>.",
+            },
+            "snippet_html": {
+                "type": "string",
+                "description": "A passage of the post (about 32 words) as HTML: escaped, with "
+                "each match in <mark>.",
+            },
+            "snippet": {"type": "string", "description": "The same passage as plain text."},
+        },
+        "One post a search found.",
+    ),
+    "SearchPage": _object(
+        {
+            "query": {"type": "string", "description": "What was searched for."},
+            "sort": {"enum": ["relevance", "date"]},
+            "total": {"type": "integer", "minimum": 0},
+            "total_is_exact": {
+                "type": "boolean",
+                "description": "False when more than `total` posts match (5,000).",
+            },
+            "searched_since": {
+                **_NULLABLE_TIME,
+                "description": "When set, only posts published since then were searched "
+                "(an exact phrase of very common words), and `total` counts their matches.",
+            },
+            "page": {"type": "integer", "minimum": 1},
+            "pages": {"type": "integer", "minimum": 1, "maximum": 250},
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/SearchResult"}},
+            "previous": {"type": ["string", "null"]},
+            "next": {"type": ["string", "null"]},
+            "feed": {**_URL, "description": "An Atom feed of the newest posts that match."},
+        },
+        "One page of search results, 20 a page.",
+    ),
     "Blog": _object(
         {
             "slug": {"type": "string"},
@@ -187,6 +226,41 @@ def document(config: Config) -> dict[str, Any]:
                     "operationId": "listCategories",
                     "summary": "Every category, in the curator's order",
                     "responses": {"200": _list("categories", "Category", "The categories.")},
+                }
+            },
+            "/search": {
+                "get": {
+                    "operationId": "search",
+                    "summary": "Search every blog's posts, best match first, 20 a page",
+                    "description": "The same search as the website's search page: words, "
+                    '"exact phrases", -excluded words, blog:, category:, author:, after: and '
+                    "before: (see the site's /search page). No text is an error; an empty "
+                    "query finds nothing.",
+                    "parameters": [
+                        {"name": "q", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "sort",
+                            "in": "query",
+                            "schema": {"enum": ["relevance", "date"]},
+                            "description": "Overrides a sort: in the query.",
+                        },
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 250,
+                                "default": 1,
+                            },
+                        },
+                    ],
+                    "responses": {
+                        "200": _ok("SearchPage", "A page of results."),
+                        "400": _ERROR,
+                        "404": _ERROR,
+                        "503": _ok("Error", "Too many searches at once: try again shortly."),
+                    },
                 }
             },
         },

@@ -152,7 +152,7 @@ def archive_page(site: Site, months: list[Month]) -> bytes:
 
 def post_page(site: Site, index: SiteIndex, post: Post) -> bytes:
     view = post_view(post, index, site.paths, heading=1)
-    canonical = post.link or site.config.base_url.rstrip("/") + view.url
+    canonical = post.link or site.paths.absolute(view.url)
     return site.renderer.html(
         "post.html", v=view, title=post.title, section=None, canonical=canonical,
         description=view.excerpt or f"A post from {view.blog.title}",

@@ -11,13 +11,14 @@ live where ``publish.paths`` says.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from ..model import Post
 from ..notify.tokens import PATHS as EMAIL_LINKS
 from ..notify.tokens import Purpose
 from ..publish.paths import (
     BLOGS_OPML,
+    SEARCH_PATH,
     FeedFormat,
     FeedScope,
     category_opml_path,
@@ -30,7 +31,13 @@ __all__ = ["Paths", "post_slug"]
 
 class Paths:
     def __init__(self, base_url: str) -> None:
-        self.prefix = urlsplit(base_url).path.rstrip("/")
+        parts = urlsplit(base_url)
+        self.prefix = parts.path.rstrip("/")
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+
+    def absolute(self, path: str) -> str:
+        """One of these addresses in full: '/town/about/' is 'https://example.org/town/about/'."""
+        return self._origin + path
 
     def _paged(self, path: str, page: int) -> str:
         if page <= 1:
@@ -63,6 +70,16 @@ class Paths:
 
     def about(self) -> str:
         return self.prefix + "/about/"
+
+    def search(self, text: str = "", *, sort: str | None = None, page: int = 1) -> str:
+        """The search page: ``/search``, or ``/search?q=digital&sort=date&page=2``."""
+        params: dict[str, str | int] = {"q": text} if text else {}
+        if sort:
+            params["sort"] = sort
+        if page > 1:
+            params["page"] = page
+        query = "?" + urlencode(params) if params else ""
+        return f"{self.prefix}/{SEARCH_PATH}{query}"
 
     def feed(self, scope: FeedScope, fmt: FeedFormat) -> str:
         return f"{self.prefix}/{scope.feed_path(fmt)}"

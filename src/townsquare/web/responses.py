@@ -35,6 +35,7 @@ class Rendered:
     last_modified: datetime | None
     cache_control: str
     link: str | None = None  # a Link header (a feed names its WebSub hub and itself)
+    status: int = 200  # another for a page that says what is wrong (a search past its end)
 
     @classmethod
     def of(
@@ -45,6 +46,7 @@ class Rendered:
         last_modified: datetime | None = None,
         cache_control: str = "no-cache",
         link: str | None = None,
+        status: int = 200,
     ) -> Rendered:
         small = len(body) < MIN_GZIP
         return cls(
@@ -55,6 +57,7 @@ class Rendered:
             last_modified=last_modified,
             cache_control=cache_control,
             link=link,
+            status=status,
         )
 
 
@@ -85,8 +88,9 @@ def _not_modified_since(header: str, last_modified: datetime) -> bool:
     return since.tzinfo is not None and last_modified <= since
 
 
-def send(request: Request, page: Rendered, status: int = 200) -> Response:
+def send(request: Request, page: Rendered) -> Response:
     """The response for ``page``, a 304 when the client's copy is current."""
+    status = page.status
     zipped = page.gzipped is not None and _accepts_gzip(request)
     etag = f'"{page.etag}-gzip"' if zipped else f'"{page.etag}"'
     headers = {"ETag": etag, "Cache-Control": page.cache_control, "Vary": "Accept-Encoding"}

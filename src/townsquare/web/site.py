@@ -4,20 +4,25 @@ Handlers ask ``Site.cached`` for a page by address: when the store's revision
 has not moved since the page was rendered, the rendered bytes are sent again
 (or a 304); otherwise the page is rendered in a worker thread and kept.
 Pages that show the clock or fetch state use ``Site.fresh`` instead.
-``Site.live`` tells open river pages of new posts (``live.py``).
+``Site.live`` tells open river pages of new posts (``live.py``); ``Site.searches``
+lets only a few searches run at once (``search.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..config import Config
+from ..errors import BusyError
 from ..store import Revision, Store
 from .index import SiteIndex
 from .live import LiveRiver
@@ -27,6 +32,29 @@ from .responses import PageCache, Rendered, send
 
 Build = Callable[[SiteIndex, datetime], Rendered]
 Check = Callable[[], Response | None]
+T = TypeVar("T")
+SEARCHES_AT_ONCE = 4
+SEARCH_WAIT_SECONDS = 10.0
+
+
+class Gate:
+    """At most ``limit`` at once; others wait up to ``wait`` seconds for a turn, then get a
+    ``BusyError`` (a 503)."""
+
+    def __init__(self, limit: int, wait: float) -> None:
+        self.wait = wait
+        self._turns = asyncio.Semaphore(limit)
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        try:
+            await asyncio.wait_for(self._turns.acquire(), self.wait)
+        except TimeoutError:
+            raise BusyError("too many searches at once: try again in a minute") from None
+        try:
+            yield
+        finally:
+            self._turns.release()
 
 
 class Site:
@@ -42,6 +70,7 @@ class Site:
         self.renderer = Renderer(config, self.paths, self.assets, static_build=static_build)
         self.cache = PageCache(cache_size)
         self.live = LiveRiver(store)
+        self.searches = Gate(SEARCHES_AT_ONCE, SEARCH_WAIT_SECONDS)
         self.hub_checks = 0  # our WebSub hub's checks under way (web/websub.py)
         self._index: SiteIndex | None = None
         self._index_lock = threading.Lock()
@@ -81,8 +110,11 @@ class Site:
 
     async def fresh(self, request: Request, build: Build) -> Response:
         """A page rendered for this request (it shows times relative to now)."""
-        page = await run_in_threadpool(self._render, build, self.store.revision())
-        return send(request, page)
+        return send(request, await self.render_now(build))
 
-    def _render(self, build: Build, revision: Revision) -> Rendered:
+    async def render_now(self, build: Callable[[SiteIndex, datetime], T]) -> T:
+        """What ``build`` makes now, not kept (for answers with a status of their own)."""
+        return await run_in_threadpool(self._render, build, self.store.revision())
+
+    def _render(self, build: Callable[[SiteIndex, datetime], T], revision: Revision) -> T:
         return build(self.index(revision.value), revision.changed_at)
