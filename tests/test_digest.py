@@ -158,6 +158,47 @@ def test_nothing_new_sends_nothing(
     assert store.subscriber(weekly.id) is not None  # daily runs leave weekly subscribers be
 
 
+def test_a_post_first_seen_in_the_second_of_confirmation_is_in_the_first_digest(
+    store: Store, mail_config: Config, smtp: SMTPServer, server: FeedServer
+) -> None:
+    """Times are kept to the second: a post first seen in the second someone confirms is
+    in their first digest, and in no later one."""
+    add_blog(
+        store, server, "/borough", "Borough digital", [Item("We rebuilt the bins page", "bins")]
+    )
+    fetch_all(store, mail_config)
+    [post] = store.river()
+    confirmed = post.first_seen.replace(microsecond=400_000)  # the same second, stored
+    subscriber(store, "ann@example.org", confirmed=confirmed)
+
+    first = send_digests(store, mail_config, Frequency.DAILY, now=confirmed + timedelta(days=1))
+    assert (first.sent, first.empty) == (1, 0)
+    [received] = smtp.messages
+    assert "We rebuilt the bins page" in parts(received.message)[0]
+    second = send_digests(store, mail_config, Frequency.DAILY, now=confirmed + timedelta(days=2))
+    assert (second.planned, second.sent, second.empty) == (1, 0, 1)
+    assert len(smtp.messages) == 1
+
+
+def test_a_post_first_seen_in_the_second_a_digest_ends_is_in_the_next_one_only(
+    store: Store, mail_config: Config, smtp: SMTPServer, server: FeedServer
+) -> None:
+    subscriber(store, "ann@example.org")
+    add_blog(
+        store, server, "/borough", "Borough digital", [Item("We rebuilt the bins page", "bins")]
+    )
+    fetch_all(store, mail_config)
+    [post] = store.river()
+    run = post.first_seen.replace(microsecond=600_000) + SETTLE  # covers up to that second
+    first = send_digests(store, mail_config, Frequency.DAILY, now=run)
+    second = send_digests(store, mail_config, Frequency.DAILY, now=run + timedelta(days=1))
+    third = send_digests(store, mail_config, Frequency.DAILY, now=run + timedelta(days=2))
+    # A digest leaves out the second its window ends with; the next one starts with it.
+    assert [r.sent for r in (first, second, third)] == [0, 1, 0]
+    [received] = smtp.messages
+    assert "We rebuilt the bins page" in parts(received.message)[0]
+
+
 def test_dkim_signature_covers_unsubscribe_headers(
     store: Store, mail_config: Config, smtp: SMTPServer, blogs: None
 ) -> None:

@@ -284,7 +284,7 @@ class Subscriber:
     paused_at: datetime | None
     paused_reason: str | None
     permanent_failures: int
-    digest_through: datetime | None  # posts first seen up to here were in a digest
+    digest_through: datetime | None  # posts first seen before this were in a digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,8 +294,8 @@ class Delivery:
     id: int
     period: str  # '2026-11-24' (daily) or '2026-W48' (weekly)
     status: DeliveryStatus
-    covers_from: datetime  # posts first seen after this ...
-    covers_until: datetime  # ... and up to this
+    covers_from: datetime  # posts first seen from this second ...
+    covers_until: datetime  # ... up to but not including this one
     attempts: int
     subscriber: Subscriber
 

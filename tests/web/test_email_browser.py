@@ -5,7 +5,6 @@ its links work too.  axe-core finds nothing wrong on any of the email pages."""
 from __future__ import annotations
 
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -97,13 +96,8 @@ def test_subscribe_confirm_get_a_digest_and_leave(
         counts = store.subscriber_counts()
         assert counts.by_category["Digital"][Frequency.DAILY] == 1 and counts.unconfirmed == 0
 
-        # A new post in Digital, fetched through the pipeline, then tomorrow's digest run.
-        # A digest covers posts first seen after the confirmation, and the store keeps
-        # times to the second: the post must be seen at least a second later.
-        sub = store.subscriber_by_address("ann@example.org")
-        assert sub is not None and sub.confirmed_at is not None
-        while datetime.now(UTC).replace(microsecond=0) <= sub.confirmed_at:
-            time.sleep(0.05)
+        # A new post in Digital, fetched through the pipeline (perhaps in the very second
+        # of the confirmation), then tomorrow's digest run.
         published = datetime.now(UTC) - timedelta(hours=1)
         item = Item("We rebuilt the bins page", "bins", published=published)
         blog = add_blog(store, server, "/borough", "Borough digital team", [item], ["Digital"])

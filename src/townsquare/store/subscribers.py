@@ -97,7 +97,7 @@ class SubscriberStore:
         return None if row is None else self.subscriber(row["id"])
 
     def confirm_subscriber(self, subscriber_id: int, now: datetime) -> None:
-        """Confirm; the first digest covers posts first seen from now on."""
+        """Confirm; the first digest covers posts first seen from now on (this second on)."""
         self.db.execute(
             """UPDATE subscribers SET confirmed_at = coalesce(confirmed_at, ?),
                    digest_through = coalesce(digest_through, ?) WHERE id = ?""",
@@ -352,13 +352,19 @@ class SubscriberStore:
         )
         return {DeliveryStatus(r["status"]): int(r["n"]) for r in rows}
 
-    def posts_first_seen(self, after: datetime, until: datetime) -> list[Post]:
-        """Visible posts first seen after ``after`` and up to ``until``, newest first."""
+    def posts_first_seen(self, since: datetime, before: datetime) -> list[Post]:
+        """Visible posts first seen from ``since`` up to but not including ``before``,
+        newest first.
+
+        Times are stored to the second, so a window includes its first second and not
+        its last: a post first seen in the second someone confirms is in their first
+        digest, and one first seen in the second a digest ends is in the next one only.
+        """
         rows = self.db.fetchall(
             f"""SELECT {_POST_COLUMNS} FROM posts p JOIN sources s ON s.id = p.source_id
-                WHERE p.first_seen > ? AND p.first_seen <= ? AND {VISIBLE}
+                WHERE p.first_seen >= ? AND p.first_seen < ? AND {VISIBLE}
                 ORDER BY p.published DESC, p.id DESC""",
-            (after, until),
+            (since, before),
         )
         return [_post(r) for r in rows]
 
