@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, suppress
 from datetime import UTC, datetime
@@ -114,14 +115,84 @@ def _break_dead_lock(backend: Any) -> None:
         pass
 
 
+class _Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Row | None: ...
+    def fetchall(self) -> Sequence[Row]: ...
+
+
+class BaseDatabase(ABC):
+    """What the two backends share: each statement runs under the connection's lock,
+    and a driver's error becomes a ``StoreError`` (an integrity error, such as a
+    duplicate key, is left for the store to judge)."""
+
+    url: str
+    _lock: threading.RLock
+    _integrity_error: type[Exception]  # the driver's, raised as it is
+    _driver_error: type[Exception]  # the driver's other errors, made StoreError
+    _begin_snapshot: str  # the statement that starts a snapshot
+
+    @abstractmethod
+    def _run(self, sql: str, params: Params) -> _Cursor:
+        """One statement, written with ``?`` placeholders, through the driver."""
+
+    @abstractmethod
+    def _describe(self, exc: Exception) -> str:
+        """A driver's error, in the one line a ``StoreError`` carries."""
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        with self._guard():
+            return self._run(sql, params).rowcount
+
+    def insert(self, sql: str, params: Params = ()) -> int:
+        """Run an INSERT ... RETURNING id and give the id."""
+        with self._guard():
+            row = self._run(sql, params).fetchone()
+            assert row is not None
+            return int(row["id"])
+
+    def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        with self._guard():
+            return list(self._run(sql, params).fetchall())
+
+    def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        with self._guard():
+            return self._run(sql, params).fetchone()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every read inside sees the store as the first one did."""
+        with self._lock:
+            self.execute(self._begin_snapshot)
+            try:
+                yield
+            finally:
+                self.execute("COMMIT")
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        with self._lock:
+            try:
+                yield
+            except self._integrity_error:
+                raise
+            except self._driver_error as exc:
+                raise StoreError(self._describe(exc)) from None
+
+
 def _row_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
 
 
-class SQLiteDatabase:
+class SQLiteDatabase(BaseDatabase):
     """SQLite in WAL mode with foreign keys; writes in ``BEGIN IMMEDIATE``."""
 
     dialect = "sqlite"
+    _integrity_error = sqlite3.IntegrityError
+    _driver_error = sqlite3.DatabaseError
+    # In WAL mode writers carry on during a snapshot; they are not seen in it.
+    _begin_snapshot = "BEGIN DEFERRED"
 
     def __init__(self, path: str, *, migrate: bool = True) -> None:
         self.url = path
@@ -154,28 +225,15 @@ class SQLiteDatabase:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open database '{path}': {exc}") from None
 
-    def execute(self, sql: str, params: Params = ()) -> int:
-        with self._guard():
-            return self._conn.execute(sql, params).rowcount
+    def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
+        return self._conn.execute(sql, params)
 
-    def insert(self, sql: str, params: Params = ()) -> int:
-        """Run an INSERT ... RETURNING id and give the id."""
-        with self._guard():
-            row = self._conn.execute(sql, params).fetchone()
-            return int(row["id"])
+    def _describe(self, exc: Exception) -> str:
+        return f"database error in '{self.url}': {exc}"
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         with self._guard():
             self._conn.executemany(sql, rows)
-
-    def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        with self._guard():
-            return self._conn.execute(sql, params).fetchall()
-
-    def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        with self._guard():
-            row: Row | None = self._conn.execute(sql, params).fetchone()
-            return row
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -213,21 +271,6 @@ class SQLiteDatabase:
                 self._conn.execute("COMMIT")
 
     @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """A read transaction: every read inside sees the store as the first one did.
-
-        In WAL mode writers carry on meanwhile; they are not seen here.
-        """
-        with self._lock:
-            with self._guard():
-                self._conn.execute("BEGIN DEFERRED")
-            try:
-                yield
-            finally:
-                with self._guard():
-                    self._conn.execute("COMMIT")
-
-    @contextmanager
     def bulk_writes(self) -> Iterator[None]:
         """While inside, a thread of its own copies the write-ahead log into the database
         (a checkpoint, which waits for the disk) every ``CHECKPOINT_EVERY`` seconds, with a
@@ -253,16 +296,6 @@ class SQLiteDatabase:
 
     def close(self) -> None:
         self._conn.close()
-
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
-        with self._lock:
-            try:
-                yield
-            except sqlite3.IntegrityError:
-                raise
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"database error in '{self.url}': {exc}") from None
 
 
 def connect(url: str, *, migrate: bool = True) -> Database:

@@ -10,11 +10,11 @@ from datetime import datetime
 import psycopg
 from psycopg.abc import Buffer
 from psycopg.adapt import PyFormat
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg.types.datetime import DatetimeDumper, TimestamptzLoader
 
 from ..errors import StoreError
-from .db import Params, Row, _migrate, to_utc
+from .db import BaseDatabase, Params, _migrate, to_utc
 
 
 class _UTCLoader(TimestamptzLoader):
@@ -50,8 +50,11 @@ def _sql(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
-class PostgresDatabase:
+class PostgresDatabase(BaseDatabase):
     dialect = "postgresql"
+    _integrity_error = psycopg.IntegrityError
+    _driver_error = psycopg.Error
+    _begin_snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
@@ -66,44 +69,20 @@ class PostgresDatabase:
         except psycopg.Error as exc:
             raise StoreError(f"cannot open database {url!r}: {_one_line(exc)}") from None
 
-    def execute(self, sql: str, params: Params = ()) -> int:
-        with self._guard():
-            return self._conn.execute(_sql(sql), params).rowcount
+    def _run(self, sql: str, params: Params) -> psycopg.Cursor[DictRow]:
+        return self._conn.execute(_sql(sql), params)
 
-    def insert(self, sql: str, params: Params = ()) -> int:
-        with self._guard():
-            row = self._conn.execute(_sql(sql), params).fetchone()
-            assert row is not None
-            return int(row["id"])
+    def _describe(self, exc: Exception) -> str:
+        return f"database error: {_one_line(exc)}"
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         with self._guard(), self._conn.cursor() as cur:
             cur.executemany(_sql(sql), rows)
 
-    def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        with self._guard():
-            return list(self._conn.execute(_sql(sql), params).fetchall())
-
-    def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        with self._guard():
-            return self._conn.execute(_sql(sql), params).fetchone()
-
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock, self._conn.transaction():
             yield
-
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """A read transaction: every read inside sees the store as the first one did."""
-        with self._lock:
-            with self._guard():
-                self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            try:
-                yield
-            finally:
-                with self._guard():
-                    self._conn.execute("COMMIT")
 
     @contextmanager
     def bulk_writes(self) -> Iterator[None]:
@@ -112,13 +91,3 @@ class PostgresDatabase:
 
     def close(self) -> None:
         self._conn.close()
-
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
-        with self._lock:
-            try:
-                yield
-            except psycopg.IntegrityError:
-                raise
-            except psycopg.Error as exc:
-                raise StoreError(f"database error: {_one_line(exc)}") from None
