@@ -22,17 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from ..curation import limits
 from ..curation.checks import check_item
 from ..store import ItemKind
-from .forms import (
-    Errors,
-    Form,
-    check_public_token,
-    client_address,
-    is_email,
-    public_token,
-    read_form,
-    set_form_cookie,
-    web_address,
-)
+from .forms import Errors, Form, client_address, form_page, is_email, read_public_form, web_address
 from .responses import Rendered
 from .site import Site
 
@@ -49,15 +39,9 @@ def _site(request: Request) -> Site:
 def _page(
     site: Site, request: Request, template: str, status: int, errors: Errors, values: dict[str, Any]
 ) -> Response:
-    token, cookie = public_token(site, request)
-    body = site.renderer.html(
-        template, csrf=token, errors=errors, values=values, honeypot=HONEYPOT, section=None
+    return form_page(
+        site, request, template, status, errors=errors, values=values, honeypot=HONEYPOT
     )
-    response = Response(
-        body, status, {"Cache-Control": "no-store"}, media_type="text/html; charset=utf-8"
-    )
-    set_form_cookie(site, response, cookie)
-    return response
 
 
 def _over_limit(site: Site, request: Request, now: datetime) -> bool:
@@ -88,8 +72,7 @@ async def _handle(
     site = _site(request)
     if request.method == "GET":
         return await run_in_threadpool(_page, site, request, template, 200, Errors(), {})
-    form = await read_form(request)
-    await run_in_threadpool(check_public_token, site, request, form)
+    form = await read_public_form(site, request)
     if form.text(HONEYPOT):
         return RedirectResponse(sent, status_code=303)
     errors = Errors()
@@ -123,6 +106,18 @@ async def _check_quietly(site: Site, item_id: int) -> None:
         _log.exception("checking suggestion %s failed", item_id)
 
 
+def _address(form: Form, errors: Errors, missing: str) -> str:
+    """The form's web address, made whole (https://), or as typed with an error."""
+    typed = form.line("url", 2000)
+    if not typed:
+        errors.add("url", missing)
+        return typed
+    address = web_address(typed)
+    if address is None:
+        errors.add("url", "Enter a web address in the correct format, like blog.example.org")
+    return address or typed
+
+
 def _contact(form: Form, errors: Errors, values: dict[str, str]) -> None:
     values["name"] = form.line("name", 200)
     values["email"] = form.line("email", 254)
@@ -136,32 +131,19 @@ def _contact(form: Form, errors: Errors, values: dict[str, str]) -> None:
 
 
 def _read_suggestion(form: Form, errors: Errors) -> tuple[ItemKind, dict[str, str]]:
-    values = {"url": form.line("url", 2000)}
-    if not values["url"]:
-        errors.add("url", "Enter the address of the blog or its feed")
-    else:
-        address = web_address(values["url"])
-        if address is None:
-            errors.add("url", "Enter a web address in the correct format, like blog.example.org")
-        else:
-            values["url"] = address
+    values = {"url": _address(form, errors, "Enter the address of the blog or its feed")}
     _contact(form, errors, values)
     return ItemKind.SUGGESTION, values
 
 
 def _read_takedown(form: Form, errors: Errors) -> tuple[ItemKind, dict[str, str]]:
     choice = form.text("kind", 20)
-    values = {"kind": choice, "url": form.line("url", 2000)}
     if choice not in (ItemKind.TAKEDOWN.value, ItemKind.EXCERPTS.value):
         errors.add("kind", "Select what you would like us to do")
-    if not values["url"]:
-        errors.add("url", "Enter the address of the post or of your blog")
-    else:
-        address = web_address(values["url"])
-        if address is None:
-            errors.add("url", "Enter a web address in the correct format, like blog.example.org")
-        else:
-            values["url"] = address
+    values = {
+        "kind": choice,
+        "url": _address(form, errors, "Enter the address of the post or of your blog"),
+    }
     _contact(form, errors, values)
     if not values["note"] and not errors.get("note"):
         errors.add("note", "Tell us why, and that it is your post or your blog")

@@ -32,14 +32,7 @@ from ..notify.compose import FORGET_UNCONFIRMED_DAYS
 from ..notify.digest import PAUSE_AFTER
 from ..notify.subscribe import ALL, Outcome, PreferencesForm, Result, SubscriptionForm
 from ..notify.tokens import CONFIRM_MAX_AGE, Purpose
-from .forms import (
-    Errors,
-    check_public_token,
-    client_address,
-    public_token,
-    read_form,
-    set_form_cookie,
-)
+from .forms import Errors, client_address, form_page, read_public_form
 from .site import Site
 
 HOURS = int(CONFIRM_MAX_AGE.total_seconds() // 3600)  # a link to confirm works this long
@@ -71,27 +64,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _render(
-    site: Site, request: Request, template: str, status: int, *, form: bool, **context: Any
-) -> Response:
-    """A page that is never cached; ``form``: it has a form that needs the token."""
-    token, cookie = public_token(site, request) if form else ("", None)
-    body = site.renderer.html(template, csrf=token, section=None, **context)
-    response = Response(
-        body, status, {"Cache-Control": "no-store"}, media_type="text/html; charset=utf-8"
-    )
-    set_form_cookie(site, response, cookie)
-    return response
-
-
 async def _page(
     site: Site, request: Request, template: str, status: int = 200, **context: Any
 ) -> Response:
-    return await run_in_threadpool(_render, site, request, template, status, **context)
+    return await run_in_threadpool(form_page, site, request, template, status, **context)
 
 
 def _unavailable(site: Site, request: Request, status: int) -> Response:
-    return _render(site, request, "email/unavailable.html", status, form=False)
+    return form_page(site, request, "email/unavailable.html", status, form=False)
 
 
 def _categories(site: Site) -> list[tuple[str, str, str | None]]:
@@ -113,7 +93,7 @@ def _errors(result: Result) -> Errors:
 def _subscribe_form(
     site: Site, request: Request, status: int, errors: Errors, values: SubscriptionForm
 ) -> Response:
-    return _render(
+    return form_page(
         site, request, "email/subscribe.html", status, form=True,
         errors=errors, values=values, categories=_categories(site), honeypot=HONEYPOT,
     )  # fmt: skip
@@ -127,8 +107,7 @@ async def subscribe(request: Request) -> Response:
     if request.method != "POST":  # GET or HEAD
         empty = SubscriptionForm()
         return await run_in_threadpool(_subscribe_form, site, request, 200, Errors(), empty)
-    form = await read_form(request)
-    await run_in_threadpool(check_public_token, site, request, form)
+    form = await read_public_form(site, request)
     values = SubscriptionForm(
         address=form.text("address", 1000),
         frequency=form.text("frequency", 20),
@@ -174,13 +153,13 @@ def _outcome(
         assert sub is not None
         if purpose is Purpose.PREFERENCES:
             return _preferences(site, request, token, sub, result, typed)
-        return _render(
+        return form_page(
             site, request, _ONE_BUTTON[purpose], status, form=purpose is Purpose.CONFIRM,
             action=site.paths.email_link(purpose, token), subscriber=sub,
             forget_days=FORGET_UNCONFIRMED_DAYS,
         )  # fmt: skip
     template = _DONE.get(result.outcome, "email/link_problem.html")
-    return _render(
+    return form_page(
         site, request, template, status, form=False,
         subscriber=sub, purpose=purpose.value, expired=result.outcome is Outcome.EXPIRED,
         hours=HOURS,
@@ -203,7 +182,7 @@ def _preferences(
             slugs = [c.slug for c in site.store.categories() if c.id in sub.category_ids]
         typed = PreferencesForm(sub.frequency.value, slugs)
     leave = logic.leave_token(site.config, sub)
-    return _render(
+    return form_page(
         site, request, "email/preferences.html", _STATUS.get(result.outcome, 200), form=True,
         errors=_errors(result), values=typed, categories=_categories(site), subscriber=sub,
         saved=result.outcome is Outcome.SAVED, pause_after=PAUSE_AFTER,
@@ -226,8 +205,7 @@ async def _link(request: Request, purpose: Purpose) -> Response:
     elif purpose is Purpose.UNSUBSCRIBE:  # the body is not read: see the module's docstring
         result = await run_in_threadpool(logic.unsubscribe, store, config, token, now=_now())
     else:
-        form = await read_form(request)
-        await run_in_threadpool(check_public_token, site, request, form)
+        form = await read_public_form(site, request)
         if purpose is Purpose.CONFIRM:
             result = await run_in_threadpool(logic.confirm, store, config, token, now=_now())
         else:

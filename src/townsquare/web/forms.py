@@ -2,11 +2,13 @@
 cross-site request forgery for the forms anyone may send.
 
 The admin area's forms carry the session's own token (``admin/context.py``).
-The public forms (sign in, suggest a blog, ask for a takedown) have no
-session, so they use a signed double-submit token: a random value in a
-``SameSite=Strict`` cookie, and in the form its HMAC under a key the site
-keeps in the store.  A page on another site can neither read the cookie nor
-make the HMAC, so it cannot send a form that passes.
+The public forms (sign in, suggest a blog, ask for a takedown, get posts by
+email) have no session, so they use a signed double-submit token: a random
+value in a ``SameSite=Strict`` cookie, and in the form its HMAC under a key
+the site keeps in the store.  A page on another site can neither read the
+cookie nor make the HMAC, so it cannot send a form that passes.
+``form_page`` shows a public form with its token; ``read_public_form`` reads
+one back only when the token is right.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -29,6 +33,7 @@ from .site import Site
 
 MAX_BODY = 64 * 1024  # bytes in a form; more is refused with 413
 MAX_FIELDS = 200
+NO_STORE = {"Cache-Control": "no-store"}
 FORM_COOKIE = "townsquare_form"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
@@ -133,7 +138,7 @@ def _cookie(request: Request) -> str | None:
     return value if _TOKEN.fullmatch(value) else None
 
 
-def public_token(site: Site, request: Request) -> tuple[str, str | None]:
+def _public_token(site: Site, request: Request) -> tuple[str, str | None]:
     """The token for a public form, and a new cookie value to set (None: keep the cookie)."""
     current = _cookie(request)
     if current is not None:
@@ -142,7 +147,7 @@ def public_token(site: Site, request: Request) -> tuple[str, str | None]:
     return _sign(site, fresh), fresh
 
 
-def set_form_cookie(site: Site, response: Response, value: str | None) -> None:
+def _set_form_cookie(site: Site, response: Response, value: str | None) -> None:
     if value is not None:
         response.set_cookie(
             FORM_COOKIE,
@@ -154,9 +159,35 @@ def set_form_cookie(site: Site, response: Response, value: str | None) -> None:
         )
 
 
-def check_public_token(site: Site, request: Request, form: Form) -> None:
+def _check_public_token(site: Site, request: Request, form: Form) -> None:
     """403 unless the form's token is the signature of the browser's cookie."""
     cookie = _cookie(request)
     sent = form.text("csrf", 100)
     if cookie is None or not hmac.compare_digest(sent, _sign(site, cookie)):
         raise HTTPException(403, "the form's security token is missing or wrong")
+
+
+def form_page(
+    site: Site,
+    request: Request,
+    template: str,
+    status: int = 200,
+    *,
+    form: bool = True,
+    headers: Mapping[str, str] = NO_STORE,
+    **context: Any,
+) -> Response:
+    """A public page, never cached.  ``form``: it has a public form, whose token the page
+    carries (and the browser is given the token's cookie if it has none yet)."""
+    token, cookie = _public_token(site, request) if form else ("", None)
+    body = site.renderer.html(template, csrf=token, section=None, **context)
+    response = Response(body, status, dict(headers), media_type="text/html; charset=utf-8")
+    _set_form_cookie(site, response, cookie)
+    return response
+
+
+async def read_public_form(site: Site, request: Request) -> Form:
+    """A public form's fields; 403 unless its token is right, 413 if it is too large."""
+    form = await read_form(request)
+    await run_in_threadpool(_check_public_token, site, request, form)
+    return form

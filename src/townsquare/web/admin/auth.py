@@ -17,14 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ...curation import limits
 from ...curation.passwords import hash_password, needs_rehash, verify
-from ..forms import (
-    Errors,
-    check_public_token,
-    client_address,
-    public_token,
-    read_form,
-    set_form_cookie,
-)
+from ..forms import Errors, client_address, form_page, read_form, read_public_form
 from ..site import Site
 from .context import (
     LIFETIME,
@@ -66,20 +59,18 @@ def _form(
     username: str = "",
     message: str | None = None,
 ) -> Response:
-    token, cookie = public_token(site, request)
     wanted = request.query_params.get("next", "")
-    body = site.renderer.html(
+    return form_page(
+        site,
+        request,
         "admin/login.html",
-        csrf=token,
+        status,
+        headers=NO_STORE,
         errors=errors or Errors(),
         username=username,
         next=wanted if _next(site, request) == wanted else "",
         message=message,
-        section=None,
     )
-    response = Response(body, status, NO_STORE, media_type="text/html; charset=utf-8")
-    set_form_cookie(site, response, cookie)
-    return response
 
 
 def _sign_in(site: Site, request: Request, username: str, password: str) -> Response:
@@ -119,8 +110,7 @@ async def login(request: Request) -> Response:
             return RedirectResponse(_next(site, request), status_code=303)
         out = "You have signed out." if request.query_params.get("out") else None
         return await run_in_threadpool(lambda: _form(site, request, message=out))
-    form = await read_form(request)
-    await run_in_threadpool(check_public_token, site, request, form)
+    form = await read_public_form(site, request)
     username = form.line("username", 100)
     password = form.secret("password")
     errors = Errors()

@@ -152,7 +152,6 @@ def _add_page(admin: Admin, url: str = "", errors: Errors | None = None) -> Resp
         section="blogs",
         url=url,
         errors=errors,
-        status=400 if errors else 200,
     )
 
 
@@ -235,7 +234,6 @@ def _preview_page(
         excerpts=excerpts,
         extract=extract or summaries_only,
         errors=errors,
-        status=400 if errors else 200,
         count=len(found.posts) if found else None,
     )
 
@@ -315,7 +313,6 @@ def _blog_page(
         rules=[(r, describe(r), counts.get(r.id, 0)) for r in rules],
         posts=admin.store.posts_of(source.id, limit=20),
         errors=errors or Errors(),
-        status=400 if errors else 200,
         values=values,
     )
 
@@ -444,7 +441,6 @@ def delete(admin: Admin) -> Done | Response:
             blog=source,
             posts=shown.posts if shown else 0,
             errors=errors,
-            status=400,
         )
     if choice == "keep":
         admin.store.retire_source(source.id)

@@ -24,7 +24,6 @@ def _list(admin: Admin, errors: Errors | None = None, name: str = "") -> Respons
         categories=admin.store.categories(),
         name=name,
         errors=errors,
-        status=400 if errors else 200,
     )
 
 
@@ -73,7 +72,6 @@ def rename(admin: Admin) -> Done | Response:
             category=found,
             name=name,
             errors=errors,
-            status=400,
         )
     return Done(
         f"Renamed the category {found.name} to {after.name}", admin.paths.admin("categories")

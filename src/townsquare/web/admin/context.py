@@ -98,10 +98,14 @@ class Admin:
         self,
         template: str,
         *,
-        status: int = 200,
+        status: int | None = None,
         errors: Errors | None = None,
         **context: Any,
     ) -> Response:
+        """An admin page, never cached; a form shown with ``errors`` answers 400 unless
+        ``status`` says otherwise."""
+        if status is None:
+            status = 400 if errors else 200
         body = self.site.renderer.html(
             template,
             curator=self.session.curator,

@@ -62,7 +62,6 @@ def _item_page(
         categories=admin.store.categories(),
         values=values,
         errors=errors,
-        status=400 if errors else 200,
     )
 
 
@@ -193,7 +192,6 @@ def _blocklist(admin: Admin, errors: Errors | None = None, **values: str) -> Res
         blocked=admin.store.blocklist(),
         values=values,
         errors=errors,
-        status=400 if errors else 200,
     )
 
 

@@ -26,7 +26,6 @@ def _hide_page(admin: Admin, item: HiddenPost, errors: Errors, reason: str) -> R
         item=item,
         reason=reason,
         errors=errors,
-        status=400 if errors else 200,
     )
 
 
