@@ -7,79 +7,25 @@ test runs on SQLite and on PostgreSQL (conftest's ``any_store``).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import format_datetime
-from xml.sax.saxutils import escape
 
 import pytest
 
 from conftest import BACKEND, FeedServer
+from helpers import Blogs, Entry
 from townsquare.config import Config, load
-from townsquare.ingest.pipeline import Ingest
-from townsquare.model import Source
 from townsquare.search import SearchResults, Sort, search
 from townsquare.store import Store, open_store
 from townsquare.store import search as store_search
-
-
-@dataclass
-class Item:
-    guid: str
-    title: str
-    body: str  # HTML
-    published: datetime
-    author: str = "Ann Lee"
-    link: str | None = None
-
-
-def rss(title: str, items: list[Item]) -> str:
-    entries = "".join(
-        f"""<item><title>{escape(i.title)}</title><guid isPermaLink="false">{i.guid}</guid>
-        <link>{escape(i.link or f"https://{title.split()[0].lower()}.example/{i.guid}")}</link>
-        <pubDate>{format_datetime(i.published)}</pubDate><author>x@y.example ({i.author})</author>
-        <content:encoded><![CDATA[{i.body}]]></content:encoded></item>"""
-        for i in items
-    )
-    return f"""<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
-<channel><title>{escape(title)}</title><link>https://blog.example/</link>{entries}</channel></rss>"""
 
 
 def day(n: int) -> datetime:
     return datetime(2026, 1, n, 9, tzinfo=UTC)
 
 
-@dataclass
-class Site:
+class Site(Blogs):
     """Blogs on a local server, ingested into a store; search as a reader would."""
-
-    server: FeedServer
-    store: Store
-    config: Config
-    feeds: dict[str, tuple[str, list[Item]]] = field(default_factory=dict)
-
-    def blog(self, name: str, items: list[Item], categories: tuple[str, ...] = ()) -> Source:
-        path = f"/{uuid.uuid4().hex[:8]}.xml"
-        self.feeds[name] = (path, items)
-        url = self.server.feed(path, rss(name, items))
-        return self.store.add_source(url, name, categories=categories, now=datetime.now(UTC))
-
-    def edit(self, name: str, items: list[Item]) -> None:
-        path, _ = self.feeds[name]
-        self.feeds[name] = (path, items)
-        self.server.feed(path, rss(name, items))
-
-    def fetch(self) -> None:
-        ingest = Ingest(self.store, self.config)
-        try:
-            report = asyncio.run(ingest.run_pass(force=True))
-        finally:
-            ingest.close()
-        assert report.failed == 0, [r.error for r in report.sources]
 
     def search(self, text: str, **kwargs: object) -> SearchResults:
         return search(self.store, text, **kwargs)  # type: ignore[arg-type]
@@ -102,10 +48,12 @@ def test_words_match_in_any_form_titles_rank_first(site: Site) -> None:
     site.blog(
         "Northshire digital",
         [
-            Item("1", "Weeknotes 12", "<p>We talked about <em>identity</em> a little.</p>", day(5)),
-            Item("2", "Digital identity for residents", "<p>Our plans.</p>", day(2)),
-            Item("3", "Weeknotes 13", "<p>Two identities, one login.</p>", day(6)),
-            Item("4", "Bins", "<p>Nothing to see here.</p>", day(7)),
+            Entry(
+                "1", "Weeknotes 12", "<p>We talked about <em>identity</em> a little.</p>", day(5)
+            ),
+            Entry("2", "Digital identity for residents", "<p>Our plans.</p>", day(2)),
+            Entry("3", "Weeknotes 13", "<p>Two identities, one login.</p>", day(6)),
+            Entry("4", "Bins", "<p>Nothing to see here.</p>", day(7)),
         ],
     )
     site.fetch()
@@ -124,10 +72,10 @@ def test_every_word_must_match_phrases_are_exact_exclusions_leave_out(site: Site
     site.blog(
         "Kelbrook data",
         [
-            Item("1", "Open data", "<p>Digital identity, at last.</p>", day(1)),
-            Item("2", "Roadmap", "<p>Identity first, then digital services.</p>", day(2)),
-            Item("3", "Parking", "<p>Council parking permits go digital.</p>", day(3)),
-            Item("4", "Housing", "<p>The council repairs homes.</p>", day(4)),
+            Entry("1", "Open data", "<p>Digital identity, at last.</p>", day(1)),
+            Entry("2", "Roadmap", "<p>Identity first, then digital services.</p>", day(2)),
+            Entry("3", "Parking", "<p>Council parking permits go digital.</p>", day(3)),
+            Entry("4", "Housing", "<p>The council repairs homes.</p>", day(4)),
         ],
     )
     site.fetch()
@@ -143,14 +91,14 @@ def test_blog_name_and_author_are_searched_and_filter(site: Site) -> None:
     site.blog(
         "Harrowmere fire",
         [
-            Item("1", "Safety week", "<p>Smoke alarms.</p>", day(1), author="Kwame Mensah"),
-            Item("2", "Recruitment", "<p>Join us.</p>", day(2), author="Priya Shah"),
+            Entry("1", "Safety week", "<p>Smoke alarms.</p>", day(1), author="Kwame Mensah"),
+            Entry("2", "Recruitment", "<p>Join us.</p>", day(2), author="Priya Shah"),
         ],
         categories=("Emergency services",),
     )
     site.blog(
         "Ashvale libraries",
-        [Item("1", "Safety in libraries", "<p>Smoke alarms tested.</p>", day(3))],
+        [Entry("1", "Safety in libraries", "<p>Smoke alarms tested.</p>", day(3))],
         categories=("Libraries", "Local government"),
     )
     site.fetch()
@@ -175,9 +123,9 @@ def test_dates_and_order(site: Site) -> None:
     site.blog(
         "Wexmoor NHS digital",
         [
-            Item("1", "Nurses one", "<p>Nurses and rotas.</p>", day(3)),
-            Item("2", "Nurses two", "<p>Nurses and rotas.</p>", day(20)),
-            Item("3", "Nurses six", "<p>Nurses and rotas.</p>", day(11)),
+            Entry("1", "Nurses one", "<p>Nurses and rotas.</p>", day(3)),
+            Entry("2", "Nurses two", "<p>Nurses and rotas.</p>", day(20)),
+            Entry("3", "Nurses six", "<p>Nurses and rotas.</p>", day(11)),
         ],
     )
     site.fetch()
@@ -194,7 +142,7 @@ def test_snippets_are_safe_html(site: Site) -> None:
     site.blog(
         "Fieldmouse",
         [
-            Item(
+            Entry(
                 "1",
                 'Misinformation & "quotes" <3',
                 "<p>Writing if x &lt; 3 about misinformation "
@@ -215,7 +163,7 @@ def test_snippets_are_safe_html(site: Site) -> None:
 def test_pages(site: Site) -> None:
     site.blog(
         "Greenacre homes",
-        [Item(str(n), f"Repairs update {n}", "<p>Repairs.</p>", day(n)) for n in range(1, 6)],
+        [Entry(str(n), f"Repairs update {n}", "<p>Repairs.</p>", day(n)) for n in range(1, 6)],
     )
     site.fetch()
     first = site.search("repairs", per_page=2)
@@ -231,7 +179,7 @@ def test_very_common_words_count_up_to_the_window(
 ) -> None:
     site.blog(
         "Carers link",
-        [Item(str(n), f"Carers {n}", "<p>Carers.</p>", day(n)) for n in range(1, 6)],
+        [Entry(str(n), f"Carers {n}", "<p>Carers.</p>", day(n)) for n in range(1, 6)],
     )
     site.fetch()
     monkeypatch.setattr(store_search, "RANK_WINDOW", 3)
@@ -245,9 +193,9 @@ def test_ranking_of_common_words(site: Site, monkeypatch: pytest.MonkeyPatch) ->
     site.blog(
         "Little Shapton",
         [
-            Item("1", "Allotments", "<p>Allotments.</p>", day(1)),
-            Item("2", "News one", "<p>Allotments, allotments, allotments.</p>", day(2)),
-            Item("3", "News two", "<p>Allotments and more besides.</p>", day(3)),
+            Entry("1", "Allotments", "<p>Allotments.</p>", day(1)),
+            Entry("2", "News one", "<p>Allotments, allotments, allotments.</p>", day(2)),
+            Entry("3", "News two", "<p>Allotments and more besides.</p>", day(3)),
         ],
     )
     site.fetch()
@@ -269,20 +217,20 @@ def test_title_matches_first_among_the_newest_when_words_are_common(
     site.blog(
         "Harrowmere council",
         [
-            Item("10", "Parking news", "<p>Permits.</p>", day(10)),
-            Item("7", "Weeknotes A7", "<p>Parking permits.</p>", day(7)),
-            Item("6", "Parking again", "<p>Permits.</p>", day(6)),
-            Item("3", "Parking old", "<p>Permits.</p>", day(3)),
+            Entry("10", "Parking news", "<p>Permits.</p>", day(10)),
+            Entry("7", "Weeknotes A7", "<p>Parking permits.</p>", day(7)),
+            Entry("6", "Parking again", "<p>Permits.</p>", day(6)),
+            Entry("3", "Parking old", "<p>Permits.</p>", day(3)),
         ],
     )
     site.blog(
         "Kelbrook data",
         [
-            Item("9", "Weeknotes B9", "<p>Parking data.</p>", day(9)),
-            Item("8", "Parking plans", "<p>Data.</p>", day(8)),
-            Item("5", "Weeknotes B5", "<p>Parking data.</p>", day(5)),
-            Item("4", "Weeknotes B4", "<p>Parking data.</p>", day(4)),  # the 7th match
-            Item("2", "Parking older", "<p>Data.</p>", day(2)),
+            Entry("9", "Weeknotes B9", "<p>Parking data.</p>", day(9)),
+            Entry("8", "Parking plans", "<p>Data.</p>", day(8)),
+            Entry("5", "Weeknotes B5", "<p>Parking data.</p>", day(5)),
+            Entry("4", "Weeknotes B4", "<p>Parking data.</p>", day(4)),  # the 7th match
+            Entry("2", "Parking older", "<p>Data.</p>", day(2)),
         ],
     )
     site.fetch()
@@ -322,16 +270,16 @@ def test_a_phrase_of_common_words_is_looked_for_in_the_newest_posts(
     site.blog(
         "Northshire data",
         [
-            Item("10", "Weeknotes 10", "<p>Open data again.</p>", day(10)),
-            Item("9", "Open data plans", "<p>Data, open.</p>", day(9)),
-            Item("8", "Weeknotes 8", "<p>The data is open.</p>", day(8)),
-            Item("7", "Weeknotes 7", "<p>Open data.</p>", day(7)),
-            Item("6", "Weeknotes 6", "<p>Data? Open.</p>", day(6)),
-            Item("5", "Open data old", "<p>Data.</p>", day(5)),
-            Item("4", "Weeknotes 4", "<p>Open data.</p>", day(4)),
+            Entry("10", "Weeknotes 10", "<p>Open data again.</p>", day(10)),
+            Entry("9", "Open data plans", "<p>Data, open.</p>", day(9)),
+            Entry("8", "Weeknotes 8", "<p>The data is open.</p>", day(8)),
+            Entry("7", "Weeknotes 7", "<p>Open data.</p>", day(7)),
+            Entry("6", "Weeknotes 6", "<p>Data? Open.</p>", day(6)),
+            Entry("5", "Open data old", "<p>Data.</p>", day(5)),
+            Entry("4", "Weeknotes 4", "<p>Open data.</p>", day(4)),
         ],
     )
-    site.blog("Kelbrook", [Item("11", "Open data at Kelbrook", "<p>Data.</p>", day(11))])
+    site.blog("Kelbrook", [Entry("11", "Open data at Kelbrook", "<p>Data.</p>", day(11))])
     site.fetch()
     monkeypatch.setattr(store_search, "COMMON", 1)
     monkeypatch.setattr(store_search, "PHRASE_POSTS", 4)
@@ -362,12 +310,12 @@ def test_a_phrase_of_common_words_is_looked_for_in_the_newest_posts(
 def test_edits_renames_and_recategorising_update_the_index(site: Site) -> None:
     source = site.blog(
         "Dis identity",
-        [Item("1", "Alpha", "<p>Discovery findings.</p>", day(1))],
+        [Entry("1", "Alpha", "<p>Discovery findings.</p>", day(1))],
         categories=("Digital",),
     )
     site.fetch()
     assert site.titles("discovery") == ["Alpha"]
-    site.edit("Dis identity", [Item("1", "Beta", "<p>Prototype findings.</p>", day(2))])
+    site.edit("Dis identity", [Entry("1", "Beta", "<p>Prototype findings.</p>", day(2))])
     site.fetch()
     assert site.titles("discovery") == []
     assert site.titles("prototype") == ["Beta"]
@@ -387,21 +335,21 @@ def test_hidden_and_duplicate_posts_never_appear(site: Site) -> None:
     original = site.blog(
         "Northshire comms",
         [
-            Item(
+            Entry(
                 "1",
                 "Misinformation playbook",
                 "<p>How we respond.</p>",
                 day(1),
                 link="https://comms.example/playbook",
             ),
-            Item("2", "Misinformation drill", "<p>Practice.</p>", day(2)),
+            Entry("2", "Misinformation drill", "<p>Practice.</p>", day(2)),
         ],
     )
     site.fetch()
     site.blog(  # republishes the playbook: a duplicate of the original post
         "Govplatforms",
         [
-            Item(
+            Entry(
                 "9",
                 "Misinformation playbook",
                 "<p>How we respond.</p>",
@@ -459,8 +407,8 @@ def test_malformed_queries_fall_back_to_plain_words(site: Site, text: str) -> No
     site.blog(
         "Govplatforms",
         [
-            Item("1", "Digital identity and blogs", "<p>Or and near.</p>", day(1)),
-            Item("2", "Other things", "<p>Nothing at all.</p>", day(2)),
+            Entry("1", "Digital identity and blogs", "<p>Or and near.</p>", day(1)),
+            Entry("2", "Other things", "<p>Nothing at all.</p>", day(2)),
         ],
     )
     site.fetch()
@@ -468,7 +416,7 @@ def test_malformed_queries_fall_back_to_plain_words(site: Site, text: str) -> No
 
 
 def test_queries_of_nothing_find_nothing(site: Site) -> None:
-    site.blog("Govplatforms", [Item("1", "Digital", "<p>Text.</p>", day(1))])
+    site.blog("Govplatforms", [Entry("1", "Digital", "<p>Text.</p>", day(1))])
     site.fetch()
     for text in ["", "   ", "***", '""', "- ( ) ^"]:
         found = site.search(text)
@@ -482,7 +430,7 @@ def test_queries_of_nothing_find_nothing(site: Site) -> None:
 def test_open_store_builds_a_missing_index(server: FeedServer, config: Config) -> None:
     with open_store(config.db) as store:
         site = Site(server, store, config)
-        site.blog("Little Shapton", [Item("1", "Allotments", "<p>Waiting list.</p>", day(1))])
+        site.blog("Little Shapton", [Entry("1", "Allotments", "<p>Waiting list.</p>", day(1))])
         site.fetch()
         store.db.execute("DELETE FROM post_search")
         assert store.search_index_missing()
@@ -498,7 +446,7 @@ def test_search_command(server: FeedServer, config: Config, run) -> None:
         site = Site(server, store, config)
         site.blog(
             "Hana Okafor weeknotes",
-            [Item("1", "FOI week", "<p>Three FOI requests &amp; a retro.</p>", day(4))],
+            [Entry("1", "FOI week", "<p>Three FOI requests &amp; a retro.</p>", day(4))],
         )
         site.fetch()
     out = run("search", "foi")

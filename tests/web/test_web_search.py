@@ -15,7 +15,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 from xml.sax.saxutils import escape
@@ -26,10 +25,9 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from conftest import FeedServer
+from helpers import Blogs, Entry
 from townsquare.config import Config
 from townsquare.errors import BusyError
-from townsquare.ingest.pipeline import Ingest
-from townsquare.model import Source
 from townsquare.store import Store
 from townsquare.store import search as store_search
 from townsquare.web.app import ROUTES
@@ -45,45 +43,13 @@ START = datetime(2026, 1, 1, 9, tzinfo=UTC)
 
 
 @dataclass
-class Item:
-    guid: str
-    title: str
-    body: str  # HTML
-    published: datetime
-    author: str = "Ann Lee"
-
-
-def _rss(title: str, items: list[Item]) -> str:
-    entries = "".join(
-        f"""<item><title>{escape(i.title)}</title><guid isPermaLink="false">{i.guid}</guid>
-        <link>https://{title.split()[0].lower()}.example/{i.guid}</link>
-        <pubDate>{format_datetime(i.published)}</pubDate><author>x@y.example ({i.author})</author>
-        <content:encoded><![CDATA[{i.body}]]></content:encoded></item>"""
-        for i in items
-    )
-    return f"""<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
-<channel><title>{escape(title)}</title><link>https://blog.example/</link>{entries}</channel></rss>"""
-
-
-class Searchable:
+class Searchable(Blogs):
     """Blogs on a local server, fetched into the store, and the website over that store."""
 
-    def __init__(self, server: FeedServer, store: Store, config: Config) -> None:
-        self.server, self.store, self.config = server, store, config
-        self.site: LiveSite | None = None
-
-    def blog(self, name: str, items: list[Item], categories: tuple[str, ...] = ()) -> Source:
-        url = self.server.feed(f"/{len(self.store.sources())}.xml", _rss(name, items))
-        return self.store.add_source(url, name, categories=categories, now=datetime.now(UTC))
+    site: LiveSite | None = None
 
     def serve(self) -> LiveSite:
-        ingest = Ingest(self.store, self.config)
-        try:
-            report = asyncio.run(ingest.run_pass(force=True))
-        finally:
-            ingest.close()
-        assert report.failed == 0, [r.error for r in report.sources]
+        self.fetch()
         self.site = LiveSite(self.config, self.store, cache_size=0)
         return self.site
 
@@ -156,11 +122,11 @@ def test_results_show_each_post_with_its_matches_marked(searchable: Searchable) 
     searchable.blog(
         "Northshire digital",
         [
-            Item("1", "Weeknotes 12", "<p>We talked about <em>identity</em>.</p>", _day(5)),
-            Item("2", "Digital identity for residents", "<p>Our plans.</p>", _day(2),
+            Entry("1", "Weeknotes 12", "<p>We talked about <em>identity</em>.</p>", _day(5)),
+            Entry("2", "Digital identity for residents", "<p>Our plans.</p>", _day(2),
                  author="Priya Shah"),
-            Item("3", "Weeknotes 13", "<p>Two identities, one login.</p>", _day(6)),
-            Item("4", "Bins", "<p>Nothing to see here.</p>", _day(7)),
+            Entry("3", "Weeknotes 13", "<p>Two identities, one login.</p>", _day(6)),
+            Entry("4", "Bins", "<p>Nothing to see here.</p>", _day(7)),
         ],
     )  # fmt: skip
     site = searchable.serve()
@@ -239,7 +205,7 @@ def test_hostile_titles_and_queries_are_escaped(searchable: Searchable) -> None:
 def test_pages_of_results_sort_and_the_last_page(searchable: Searchable) -> None:
     # 45 posts about parking; the oldest three have it in their titles.
     items = [
-        Item(str(n), f"Parking news {n}" if n < 3 else f"Weeknotes {n}",
+        Entry(str(n), f"Parking news {n}" if n < 3 else f"Weeknotes {n}",
              f"<p>Week {n}: parking permits again.</p>", _day(n))
         for n in range(45)
     ]  # fmt: skip
@@ -295,9 +261,9 @@ def test_hidden_and_taken_down_posts_never_appear(searchable: Searchable) -> Non
     searchable.blog(
         "Kelbrook data",
         [
-            Item("1", "Open data one", "<p>Open data for residents.</p>", _day(1)),
-            Item("2", "Open data two", "<p>Open data, again.</p>", _day(2)),
-            Item("3", "Open data three", "<p>Open data and more.</p>", _day(3)),
+            Entry("1", "Open data one", "<p>Open data for residents.</p>", _day(1)),
+            Entry("2", "Open data two", "<p>Open data, again.</p>", _day(2)),
+            Entry("3", "Open data three", "<p>Open data and more.</p>", _day(3)),
         ],
     )
     site = searchable.serve()
@@ -364,7 +330,7 @@ def test_a_phrase_of_common_words_says_since_when_it_searched(
     searchable: Searchable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     items = [
-        Item(str(n), f"Weeknotes {n}", f"<p>Open data, week {n}.</p>", _day(n)) for n in range(8)
+        Entry(str(n), f"Weeknotes {n}", f"<p>Open data, week {n}.</p>", _day(n)) for n in range(8)
     ]
     searchable.blog("Kelbrook data", items)
     site = searchable.serve()
@@ -394,9 +360,9 @@ def test_a_phrase_of_common_words_says_since_when_it_searched(
 
 def test_a_search_has_a_feed_of_its_newest_posts(searchable: Searchable) -> None:
     items = [
-        Item(str(n), f"Recycling update {n}", f"<p>Recycling news {n}.</p>", _day(n))
+        Entry(str(n), f"Recycling update {n}", f"<p>Recycling news {n}.</p>", _day(n))
         for n in range(60)
-    ] + [Item("x", "Bins", "<p>Nothing here.</p>", _day(70))]
+    ] + [Entry("x", "Bins", "<p>Nothing here.</p>", _day(70))]
     searchable.blog("Greenacre homes", items)
     site = searchable.serve()
     doc = _doc(_search(site, "recycling"))
@@ -445,7 +411,7 @@ def _check(schema: str, value: object, config: Config) -> None:
 
 def test_the_api_searches_as_documented(searchable: Searchable) -> None:
     items = [
-        Item(str(n), f"Weeknotes {n}", f"<p>Accessibility &amp; audits, week {n}.</p>", _day(n))
+        Entry(str(n), f"Weeknotes {n}", f"<p>Accessibility &amp; audits, week {n}.</p>", _day(n))
         for n in range(25)
     ]
     searchable.blog("Fieldmouse digital", items, categories=("Digital",))
