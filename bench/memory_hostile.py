@@ -8,7 +8,7 @@ A server in its own process serves a mix of hostile feeds: bodies at and over th
 drip or never answer, a flood of 400,000 items, a post of 1.2 million unclosed
 ``<img`` tags, billion laughs, a feed of 10,000 posts, and ordinary small feeds.
 ``townsquare fetch --all`` runs over them as its own process, with the default
-limits (64 fetches at once) except a 15-second deadline and no per-host limit (all
+limits (32 fetches at once) except a 15-second deadline and no per-host limit (all
 sources are on one host here, and the point is the worst case: every slot busy
 with a hostile body at once).  Peak RSS is given for all its processes together
 (sampled from /proc every 0.1 s: large passes parse in worker processes) and for
