@@ -14,6 +14,7 @@ from townsquare.ingest.clean import (
     plain_text,
     safe_url,
     sanitize_html,
+    text_of,
 )
 from townsquare.model import ParsedEntry, ParsedFeed
 
@@ -70,6 +71,17 @@ def test_active_content_is_removed(dirty: str, clean: str) -> None:
 )  # fmt: skip
 def test_what_blog_posts_use_is_kept(kept: str) -> None:
     assert sanitize_html(kept, BASE) == kept
+
+
+def test_control_characters_leave_post_html() -> None:
+    # The sanitiser keeps them, and makes them of references: they break XML feeds.
+    html = sanitize_html("<p>a\x02b &#3; c\x00d&#x1b;e</p>", BASE)
+    assert html == "<p>ab  cde</p>"
+
+
+def test_text_of_gives_the_words_a_reader_sees() -> None:
+    html = sanitize_html("<p>Digital<br>identity &amp; <b>trust</b> &lt;script&gt;</p>", BASE)
+    assert " ".join(text_of(html).split()) == "Digital identity & trust <script>"
 
 
 def test_relative_addresses_resolve_against_the_base() -> None:

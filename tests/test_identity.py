@@ -19,7 +19,7 @@ from townsquare.ingest.clean import clean_feed
 from townsquare.ingest.parse import parse_feed
 from townsquare.ingest.schedule import decide
 from townsquare.model import FetchOutcome, FetchResult, SaveCounts, Source
-from townsquare.store import FetchLogEntry, Store
+from townsquare.store import FetchLogEntry, FetchSave, Store
 
 T0 = datetime(2024, 7, 5, 10, 0, tzinfo=UTC)
 
@@ -34,13 +34,18 @@ def add(store: Store, url: str, title: str, site: str | None = None) -> Source:
     return store.add_source(url, title, site_url=site, now=datetime.now(UTC))
 
 
-def save_at(store: Store, source_id: int, feed: str, now: datetime) -> SaveCounts:
-    """One fetch of ``feed`` at ``now``, through the pipeline's own steps."""
+def fetched_at(store: Store, source_id: int, feed: str, now: datetime) -> FetchSave:
+    """What the pipeline hands the store for one fetch of ``feed`` at ``now``."""
     source = store.source(source_id)
     fetched = FetchResult(source.url, source.url, FetchOutcome.OK, 200, feed.encode())
     posts = clean_feed(parse_feed(fetched.body, source.url), now)
     state = decide(source, fetched, now=now, interval=timedelta(hours=1), rng=random.Random(1))
-    return store.save_fetch(source, state, posts, FetchLogEntry(now, "ok", 200, None, 0))
+    return source, state, posts, FetchLogEntry(now, "ok", 200, None, 0)
+
+
+def save_at(store: Store, source_id: int, feed: str, now: datetime) -> SaveCounts:
+    """One fetch of ``feed`` at ``now``, through the pipeline's own steps."""
+    return store.save_fetch(*fetched_at(store, source_id, feed, now))
 
 
 # --- GUIDs and links ---------------------------------------------------------------------
@@ -212,3 +217,24 @@ def test_between_two_blogs_that_are_not_its_home_the_first_copy_stays(
     run_pass(store, config, source_ids=[a.id])
     run_pass(store, config, source_ids=[b.id])
     assert [(p.source_title, p.title) for p in store.river()] == [("A", "Shared")]
+
+
+# --- blogs stored together ---------------------------------------------------------------
+
+
+def test_blogs_stored_together_keep_each_other_when_one_cannot_be_stored(store: Store) -> None:
+    """The writer stores the blogs that finish while it is busy in one transaction. A blog
+    deleted while it was being fetched cannot be stored; the others in its group are kept."""
+
+    def feed(site: str) -> str:
+        return rss(Item(f"Post {i}", link=f"https://{site}.example/{i}") for i in (1, 2))
+
+    kept, gone, also = (add(store, f"https://{n}.example/feed", n) for n in ("a", "b", "c"))
+    saves = [fetched_at(store, s.id, feed(s.title), T0) for s in (kept, gone, also)]
+    store.remove_source(gone.id)
+    done = store.save_fetches(saves)
+    assert done[0] == done[2] == SaveCounts(new=2)
+    assert isinstance(done[1], Exception)
+    assert store.count_posts() == 4
+    assert {p.source_id for p in store.river(limit=10)} == {kept.id, also.id}
+    assert store.source(kept.id).last_fetched_at == T0

@@ -278,9 +278,12 @@ class SQLiteDatabase(BaseDatabase):
         stop = threading.Event()
 
         def checkpoint() -> None:
-            with suppress(sqlite3.Error), closing(sqlite3.connect(self.url, timeout=30)) as own:
+            with closing(sqlite3.connect(self.url, timeout=30)) as own:
                 while not stop.wait(CHECKPOINT_EVERY):
-                    own.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    # One that fails (the disk full, say) is tried again next time: while
+                    # this connection's own checkpoints are off, this is the only one.
+                    with suppress(sqlite3.Error):
+                        own.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
         with self._guard():
             self._conn.execute("PRAGMA wal_autocheckpoint=0")
