@@ -98,6 +98,26 @@ def test_relative_addresses_resolve_against_the_base() -> None:
     )
 
 
+def test_addresses_are_made_safe_in_tags_only() -> None:
+    # Attribute values are checked after sanitising, in its output: words in the text
+    # that look like attributes stay as they are, and quotes and ">" in values are safe.
+    html = (
+        '<p title="a>b &quot;c&quot;">Write href="/x" or src="y"</p>'
+        '<a href="/p?a=1&amp;b=&quot;2&quot;">q</a><a href="mailto:a@b.example">m</a>'
+        '<a href="https://x.example/a b">s</a><img src="//cdn.example/i.png" width="10px">'
+        '<img src="https://x.example/i.png" srcset="javascript:alert(1) 1x, i2.png 2x">'
+    )
+    assert sanitize_html(html, BASE) == (
+        '<p title="a&gt;b &quot;c&quot;">Write href="/x" or src="y"</p>'
+        f'<a href="https://blog.example/p?a=1&amp;b=%222%22" {REL}>q</a>'
+        f'<a href="mailto:a@b.example" {REL}>m</a>'
+        f'<a href="https://x.example/a%20b" {REL}>s</a>'
+        '<img src="https://cdn.example/i.png" width="10" loading="lazy">'
+        '<img src="https://x.example/i.png" srcset="https://blog.example/posts/i2.png 2x" '
+        'loading="lazy">'
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "is_html", "text"),
     [
