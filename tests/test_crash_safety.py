@@ -5,7 +5,8 @@ post appears, the oldest drops out of the window, and every third run the posts 
 ``townsquare fetch --all`` runs as a separate process and is killed with SIGKILL at a random
 moment, again and again.  After every kill the database must open cleanly and be consistent:
 every post whole, every source's state matching its fetch log (the log line is written in
-the same transaction as the posts and the state, so it is the witness), no duplicates.  A
+the same transaction as the posts and the state, so it is the witness), no duplicates, and
+every post in the search index or marked as waiting for it.  A
 last run, left to finish, must complete the pass.
 """
 
@@ -119,6 +120,16 @@ def check_consistent(db: str) -> int:
             "SELECT count(*), count(DISTINCT source_id || ' ' || guid) FROM posts"
         ).fetchone()
         assert rows == unique
+        # Every post is in the search index once, or waiting for it; the index holds
+        # nothing else.
+        assert conn.execute(
+            """SELECT count(*) FROM posts p
+               WHERE (SELECT count(*) FROM post_search WHERE rowid = p.search_key)
+                     + (SELECT count(*) FROM search_pending q WHERE q.post_id = p.id) <> 1"""
+        ).fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM post_search WHERE rowid NOT IN (SELECT search_key FROM posts)"
+        ).fetchone() == (0,)
         # Each source's state and posts agree with its fetch log.
         for source_id, fetched_at, status, failures in conn.execute(
             "SELECT id, last_fetched_at, status, consecutive_failures FROM sources"
@@ -191,6 +202,8 @@ def test_kill_dash_nine_at_random_moments(servers: list[FeedServer], tmp_path: P
     check_consistent(db)
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM sources WHERE status <> 'ok'").fetchone() == (0,)
+        # Posts a killed pass left waiting for the search index are in it now.
+        assert conn.execute("SELECT count(*) FROM search_pending").fetchone() == (0,)
         for feed in range(FEEDS):
             current = {
                 guid: content

@@ -8,15 +8,22 @@ test runs on SQLite and on PostgreSQL (conftest's ``any_store``).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import random
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from conftest import BACKEND, FeedServer
-from helpers import Blogs, Entry
+from helpers import Blogs, Entry, entries_rss
 from townsquare.config import Config, load
+from townsquare.ingest.clean import clean_feed
+from townsquare.ingest.parse import parse_feed
+from townsquare.ingest.pipeline import Writer
+from townsquare.ingest.schedule import decide
+from townsquare.model import FetchOutcome, FetchResult, SaveCounts
 from townsquare.search import SearchResults, Sort, search
-from townsquare.store import Store, open_store
+from townsquare.store import FetchLogEntry, Store, open_store
 from townsquare.store import search as store_search
 
 
@@ -436,6 +443,88 @@ def test_open_store_builds_a_missing_index(server: FeedServer, config: Config) -
         assert store.search_index_missing()
     with open_store(config.db) as store:
         assert [h.post.title for h in search(store, "allotments").hits] == ["Allotments"]
+
+
+# --- SQLite only: posts waiting for the index -----------------------------------------
+
+
+def _waiting(site: Site, name: str, entries: list[Entry]) -> dict[int, str]:
+    """A blog whose posts are stored as a pass stores them: waiting for the index."""
+    source = site.blog(name, entries)
+    feed = entries_rss(name, entries).encode()
+    fetched = FetchResult(source.url, source.url, FetchOutcome.OK, 200, feed)
+    now = datetime.now(UTC)
+    posts = clean_feed(parse_feed(feed, source.url), now)
+    state = decide(source, fetched, now=now, interval=timedelta(hours=1), rng=random.Random(1))
+    later: dict[int, str] = {}
+    (counts,) = site.store.save_fetches(
+        [(source, state, posts, FetchLogEntry(now, "ok", 200, None, 0))], later=later
+    )
+    assert counts == SaveCounts(new=len(entries))
+    return later
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="FTS5 is SQLite's; PostgreSQL uses a trigger")
+def test_posts_left_waiting_for_the_index_are_indexed_when_the_store_opens(
+    server: FeedServer, config: Config
+) -> None:
+    with open_store(config.db) as store:
+        site = Site(server, store, config)
+        site.blog("Little Shapton", [Entry("1", "Allotments", "<p>Waiting list.</p>", day(1))])
+        site.fetch()
+        _waiting(site, "Great Shapton", [Entry("2", "Allotment rents", "<p>Up.</p>", day(2))])
+        # A pass that stopped here (killed, say) left the second blog's post unindexed.
+        assert site.titles("allotments") == ["Allotments"]
+        assert store.search_pending()
+    with open_store(config.db) as store:
+        assert not store.search_pending()
+        assert Site(server, store, config).titles("allotments", sort=Sort.DATE) == [
+            "Allotment rents",
+            "Allotments",
+        ]
+
+
+def test_posts_hidden_or_deleted_while_waiting_for_the_index(site: Site) -> None:
+    later = _waiting(
+        site,
+        "Little Shapton",
+        [
+            Entry("1", "Allotments", "<p>Waiting list.</p>", day(1)),
+            Entry("2", "Bins", "<p>Allotment bins collected.</p>", day(2)),
+        ],
+    )
+    later |= _waiting(site, "Great Shapton", [Entry("3", "Compost", "<p>Allotments.</p>", day(3))])
+    bins = next(p for p in site.store.river(limit=10) if p.title == "Bins")
+    site.store.hide_post(bins.id, "Asked to take it down", datetime.now(UTC))
+    great = next(s for s in site.store.sources() if s.title == "Great Shapton")
+    site.store.remove_source(great.id)
+    # On PostgreSQL nothing waits: the database indexes each post as it is written.
+    assert site.store.index_pending(later) == (2 if site.store.db.dialect == "sqlite" else 0)
+    assert site.titles("allotments") == ["Allotments"]
+    assert site.titles("compost") == []
+    assert site.store.index_pending(later) == 0
+
+
+def test_the_writer_indexes_what_it_stored_once_nothing_more_comes(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Writer, "INDEX_AFTER", 0.2)
+    source = site.blog("Little Shapton", [Entry("1", "Allotments", "<p>Waiting.</p>", day(1))])
+    writer = Writer(site.store)
+    try:
+        body = entries_rss("Little Shapton", [Entry("1", "Allotments", "<p>Waiting.</p>", day(1))])
+        fetched = FetchResult(source.url, source.url, FetchOutcome.OK, 200, body.encode())
+        now = datetime.now(UTC)
+        posts = clean_feed(parse_feed(fetched.body, source.url), now)
+        state = decide(source, fetched, now=now, interval=timedelta(hours=1), rng=random.Random(1))
+        save = (source, state, posts, FetchLogEntry(now, "ok", 200, None, 0))
+        assert writer.save(save).result(timeout=10) == SaveCounts(new=1)
+        deadline = time.monotonic() + 10
+        while not site.titles("allotments") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert site.titles("allotments") == ["Allotments"]  # indexed with the writer still open
+    finally:
+        writer.close()
 
 
 # --- the command line ---------------------------------------------------------------

@@ -15,9 +15,12 @@
   (decided by ``schedule.decide``) and a log line in one transaction.
 
 At most ``fetch_per_host`` fetches go to one host at once and at most
-``fetch_concurrency`` sources are fetched, parsed or stored at once; a source
-queues for its host before it takes a slot, so a slow or hostile host delays
-only its own feeds, and memory is bounded by the slots, not by the pass.
+``fetch_concurrency`` sources are fetched or parsed at once; a source queues
+for its host before it takes a slot, so a slow or hostile host delays only its
+own feeds.  A parsed source gives its slot to the next and waits for the
+writer, with at most ``STORE_QUEUE`` times as many others, so the writer's
+pauses (a batch for the search index) do not stop fetching and parsing, and
+memory is bounded by the slots, not by the pass.
 
 Parsing and cleaning are CPU work: they run in a thread for small passes and
 in worker processes (one per core but one) for large ones.  The store is written by one
@@ -47,7 +50,7 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -69,6 +72,7 @@ Progress = Callable[[int, int], None]
 logger = logging.getLogger("townsquare.fetch")
 
 PROCESSES_FROM = 16  # sources in a pass before parsing moves to worker processes
+STORE_QUEUE = 2  # parsed sources waiting for the writer, per fetch slot
 PASS_LEASE = timedelta(hours=1)  # a one-off pass claims every due source at once
 MAX_CLAIM = 1_000_000
 
@@ -246,6 +250,7 @@ class Ingest:
         # One slot per source from fetch to store: bodies waiting for a CPU
         # count too, so memory stays flat however many sources are due.
         limit = asyncio.Semaphore(max(1, self.config.fetch_concurrency))
+        storing = asyncio.Semaphore(max(1, self.config.fetch_concurrency) * STORE_QUEUE)
         per_host = max(1, self.config.fetch_per_host)
         hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_host)
@@ -275,16 +280,27 @@ class Ingest:
                     except BaseException:  # cancelled
                         limit.release()
                         raise
-                try:  # the host is free again; the slot is kept until the body is stored
+                held = True  # the slot, until the body is parsed; then a place to be stored
+
+                async def parsed() -> None:
+                    nonlocal held
+                    await storing.acquire()
+                    limit.release()
+                    held = False
+
+                try:  # the host is free again
                     took = time.monotonic() - began
                     status = fetched[0].status
                     # Handed over, not kept here, so the body is freed once it is parsed.
                     outcome = await self.ingest_result(
                         source, fetched.pop(), duration_ms=int(took * 1000), fetcher=fetcher,
-                        rules=rules.get(source.id, []),
+                        rules=rules.get(source.id, []), parsed=parsed,
                     )  # fmt: skip
                 finally:
-                    limit.release()
+                    if held:
+                        limit.release()
+                    else:
+                        storing.release()
                 _record(outcome, status, took)
                 report.sources.append(outcome)
                 done += 1
@@ -305,11 +321,13 @@ class Ingest:
         duration_ms: int = 0,
         fetcher: Fetcher | None = None,
         rules: list[PostFilter] | None = None,
+        parsed: Callable[[], Awaitable[None]] | None = None,
     ) -> SourceReport:
         """parse | clean | extract | filter | store for one fetched (or pushed) body.
 
         ``rules`` are the blog's filters (read from the store when not given);
-        ``fetcher`` fetches articles' pages (a new one is opened when needed).
+        ``fetcher`` fetches articles' pages (a new one is opened when needed);
+        ``parsed`` is awaited when all that is left is to store the posts.
         """
         now = datetime.now(UTC)
         cleaned = Cleaned([])
@@ -350,6 +368,8 @@ class Ingest:
             error=error,
             duration_ms=duration_ms,
         )
+        if parsed is not None:
+            await parsed()
         counts = await asyncio.wrap_future(self._writer.save((source, state, posts, log)))
         return SourceReport(
             source_id=source.id,
@@ -395,15 +415,23 @@ class Writer:
     What arrives while it is writing waits, and the next transaction takes all of
     it (at most ``GROUP`` sources): each source in a savepoint of its own, all under
     one commit.  When the writer keeps up, each source is its own transaction.
+
+    The posts it stores wait for the search index (``store.index_pending``) until
+    their texts come to ``INDEX_BATCH`` characters, nothing has come to be stored for
+    ``INDEX_AFTER`` seconds, or the writer closes: one large batch, sorted, costs
+    FTS5 far less than many small ones.
     """
 
     GROUP = 200
+    INDEX_BATCH = 16_000_000
+    INDEX_AFTER = 1.0
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._queue: queue.SimpleQueue[tuple[FetchSave, Future[SaveCounts]] | None] = (
             queue.SimpleQueue()
         )
+        self._later: dict[int, str] = {}  # post id -> text, of posts waiting for the index
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
@@ -420,11 +448,16 @@ class Writer:
     def _run(self) -> None:
         with self.store.db.bulk_writes():
             self._loop()
+            self._index()
 
     def _loop(self) -> None:
         stopping = False
         while not stopping:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=self.INDEX_AFTER if self._later else None)
+            except queue.Empty:
+                self._index()
+                continue
             if first is None:
                 return
             group = [first]
@@ -438,10 +471,12 @@ class Writer:
                     break
                 group.append(more)
             self._write(group)
+            if sum(map(len, self._later.values())) >= self.INDEX_BATCH:
+                self._index()
 
     def _write(self, group: list[tuple[FetchSave, Future[SaveCounts]]]) -> None:
         try:
-            results = self.store.save_fetches([save for save, _ in group])
+            results = self.store.save_fetches([save for save, _ in group], later=self._later)
         except BaseException as exc:  # the transaction failed: every source in it did
             for _, done in group:
                 done.set_exception(exc)
@@ -451,6 +486,16 @@ class Writer:
                 done.set_exception(result)
             else:
                 done.set_result(result)
+
+    def _index(self) -> None:
+        """Index the posts waiting for the search index.  Should that fail, they wait in
+        the store, and are indexed when it is next opened."""
+        try:
+            self.store.index_pending(self._later)
+        except Exception as exc:  # the disk full, say: what is stored stays stored
+            logger.warning("search index not written", extra={"fields": {"error": str(exc)}})
+        finally:
+            self._later.clear()
 
 
 def _record(report: SourceReport, status: int | None, seconds: float) -> None:

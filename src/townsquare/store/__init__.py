@@ -88,4 +88,6 @@ def open_store(url: str) -> Store:
     store = Store(connect(url))
     if store.search_index_missing():
         store.rebuild_search_index()
+    elif store.search_pending():  # left by a pass that stopped before indexing them
+        store.index_pending()
     return store

@@ -167,7 +167,9 @@ class PostStore(ClaimStore, SearchIndex):
             raise result
         return result
 
-    def save_fetches(self, saves: Sequence[FetchSave]) -> list[SaveCounts | Exception]:
+    def save_fetches(
+        self, saves: Sequence[FetchSave], *, later: dict[int, str] | None = None
+    ) -> list[SaveCounts | Exception]:
         """Several fetches, each as ``save_fetch`` stores one, in one transaction.
 
         Each is a savepoint of its own: one that fails is undone and its error given
@@ -175,6 +177,10 @@ class PostStore(ClaimStore, SearchIndex):
         for all of them at once: FTS5 writes out what it holds at every savepoint,
         so indexing blog by blog would make a small index segment each time.  One
         commit for many blogs is what lets the one writer keep up with a large pass.
+
+        With ``later``, the posts written are not indexed now: they are marked as
+        waiting for the index, and their texts added to ``later`` for
+        ``index_pending`` to index in a batch.
         """
         done: list[SaveCounts | Exception] = []
         texts: dict[int, str] = {}  # post id -> its text, for the search index
@@ -187,7 +193,10 @@ class PostStore(ClaimStore, SearchIndex):
                     raise  # the database itself: nothing in this transaction is kept
                 except Exception as exc:  # one blog's: the others are still stored
                     done.append(exc)
-            self._index_posts(texts)
+            if later is None:
+                self._index_posts(texts)
+            else:
+                self._index_later(texts, later)
         return done
 
     def _save_one(

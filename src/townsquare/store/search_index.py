@@ -3,8 +3,9 @@
 On SQLite the index is the FTS5 table ``post_search`` (migration 0008).
 Only the text needs Python (``text_of`` the HTML, made while cleaning, in
 the worker processes), so the store writes a post's row whenever it writes
-the post's text: ``_index_posts`` after an insert or an edit.  Triggers do
-the rest: an edit or a deletion takes the old row out, hiding a post or
+the post's text: ``_index_posts`` after an insert or an edit, or, in a pass,
+``index_pending`` a batch of them a little later (migration 0011 says why).
+Triggers do the rest: an edit or a deletion takes the old row out, hiding a post or
 marking it a duplicate tags its row ``hidden`` (and showing it again untags
 it), and renaming a blog or changing its categories updates its posts' rows.
 
@@ -14,7 +15,7 @@ itself, and there is nothing to do here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from ..ingest.clean import text_of
 from .db import Row
@@ -39,17 +40,61 @@ class SearchIndex(SourceStore):
             return
         ids = list(texts)
         rows: list[Row] = []
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i : i + _CHUNK]
+        for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             rows += self.db.fetchall(
                 f"""SELECT search_key, post_id, title, blog, author, tags
                     FROM post_search_source WHERE post_id IN ({marks})""",
                 chunk,
             )
+            # Indexed now: no longer waiting for a batch (see ``_index_later``).
+            self.db.execute(f"DELETE FROM search_pending WHERE post_id IN ({marks})", chunk)
         self._write_rows(rows, texts)
 
-    def _write_rows(self, rows: list[Row], texts: Mapping[int, str]) -> None:
+    def _index_later(self, texts: Mapping[int, str], later: dict[int, str]) -> None:
+        """Mark posts just inserted or edited as waiting for the search index (in the
+        transaction that wrote them, so a crash loses none), and keep their texts in
+        ``later`` for ``index_pending``."""
+        if self.db.dialect != "sqlite" or not texts:
+            return
+        self.db.executemany(
+            "INSERT OR IGNORE INTO search_pending (post_id) VALUES (?)", [(i,) for i in texts]
+        )
+        later.update(texts)
+
+    def index_pending(self, texts: Mapping[int, str] | None = None) -> int:
+        """Index every post waiting for the search index, in one transaction; gives how
+        many.  ``texts`` holds the texts of those whose text is at hand; the others'
+        (left by a crash, say) are made again from their HTML."""
+        if self.db.dialect != "sqlite":
+            return 0
+        texts = texts or {}
+        with self.db.transaction():
+            rows = self.db.fetchall(
+                """SELECT search_key, post_id, title, blog, author, tags FROM post_search_source
+                   WHERE post_id IN (SELECT post_id FROM search_pending)"""
+            )
+            if not rows:
+                return 0
+            chosen = {r["post_id"]: texts.get(r["post_id"]) for r in rows}
+            missing = [i for i, text in chosen.items() if text is None]
+            for chunk in _chunks(missing):
+                marks = ",".join("?" * len(chunk))
+                for r in self.db.fetchall(
+                    f"SELECT id, content_html FROM posts WHERE id IN ({marks})", chunk
+                ):
+                    chosen[r["id"]] = text_of(r["content_html"])
+            self._write_rows(rows, chosen)
+            self.db.execute("DELETE FROM search_pending")
+        return len(rows)
+
+    def search_pending(self) -> bool:
+        """True when posts are waiting for the search index."""
+        if self.db.dialect != "sqlite":
+            return False
+        return self.db.fetchone("SELECT 1 AS x FROM search_pending LIMIT 1") is not None
+
+    def _write_rows(self, rows: list[Row], texts: Mapping[int, str | None]) -> None:
         # In rowid order: FTS5 writes out what it holds whenever a rowid comes in lower
         # than the last, and a segment per post would make indexing several times slower.
         rows.sort(key=lambda r: int(r["search_key"]))
@@ -60,7 +105,7 @@ class SearchIndex(SourceStore):
                 (
                     r["search_key"],
                     r["title"],
-                    texts[r["post_id"]][:MAX_TEXT],
+                    (texts[r["post_id"]] or "")[:MAX_TEXT],
                     r["blog"],
                     r["author"],
                     r["tags"],
@@ -89,6 +134,7 @@ class SearchIndex(SourceStore):
         self.db.execute(f"PRAGMA cache_size = -{_REBUILD_CACHE_KB}")
         with self.db.transaction():
             self.db.execute("DELETE FROM post_search")
+            self.db.execute("DELETE FROM search_pending")
             self.db.execute("INSERT INTO post_search (post_search, rank) VALUES ('automerge', 0)")
             while True:
                 rows = self.db.fetchall(
@@ -111,3 +157,7 @@ class SearchIndex(SourceStore):
         row = self.db.fetchone("SELECT count(*) AS n FROM posts")
         assert row is not None
         return int(row["n"])
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
