@@ -18,7 +18,7 @@ At most ``fetch_per_host`` fetches go to one host at once and at most
 ``fetch_concurrency`` sources are fetched or parsed at once; a source queues
 for its host before it takes a slot, so a slow or hostile host delays only its
 own feeds.  A parsed source gives its slot to the next and waits for the
-writer, with at most ``STORE_QUEUE`` times as many others, so the writer's
+writer, with at most half as many others as there are slots, so the writer's
 pauses (a batch for the search index) do not stop fetching and parsing, and
 memory is bounded by the slots, not by the pass.
 
@@ -72,7 +72,7 @@ Progress = Callable[[int, int], None]
 logger = logging.getLogger("townsquare.fetch")
 
 PROCESSES_FROM = 16  # sources in a pass before parsing moves to worker processes
-STORE_QUEUE = 2  # parsed sources waiting for the writer, per fetch slot
+STORE_QUEUE = 2  # fetch slots for each parsed source that may wait for the writer
 PASS_LEASE = timedelta(hours=1)  # a one-off pass claims every due source at once
 MAX_CLAIM = 1_000_000
 
@@ -250,7 +250,7 @@ class Ingest:
         # One slot per source from fetch to store: bodies waiting for a CPU
         # count too, so memory stays flat however many sources are due.
         limit = asyncio.Semaphore(max(1, self.config.fetch_concurrency))
-        storing = asyncio.Semaphore(max(1, self.config.fetch_concurrency) * STORE_QUEUE)
+        storing = asyncio.Semaphore(max(1, self.config.fetch_concurrency // STORE_QUEUE))
         per_host = max(1, self.config.fetch_per_host)
         hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_host)
@@ -423,7 +423,7 @@ class Writer:
     """
 
     GROUP = 200
-    INDEX_BATCH = 16_000_000
+    INDEX_BATCH = 8_000_000
     INDEX_AFTER = 1.0
 
     def __init__(self, store: Store) -> None:
