@@ -4,6 +4,7 @@ error, quickly, and no other source in the pass waits for it."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gzip
 import socket
@@ -15,9 +16,12 @@ from collections.abc import Callable, Iterator
 import brotli
 import pytest
 
+import helpers
 from conftest import FeedServer, Request, Response, Result
 from hostile import add, item, rss, run_pass, small_feed, within
 from rawserver import RawServer, read_request
+from townsquare.config import load
+from townsquare.ingest.pipeline import WINDOW
 from townsquare.store import Store
 
 CAP = 1_000_000
@@ -270,6 +274,29 @@ def test_slow_hosts_do_not_hold_up_other_sources(
         assert outcome.source(f"Hostile {n}")["last_error"] == "no complete answer within 2 seconds"
     assert hostile.connections == 4  # none timed out waiting for its turn
     assert took < 7  # two rounds of two on the hostile host (4 s), not one at a time (8 s)
+
+
+def test_a_large_pass_has_only_a_window_of_sources_under_way(
+    server: FeedServer, store: Store
+) -> None:
+    """Sources start as others finish: a pass of 300 holds the state of a few, not of
+    every one, so its memory does not grow with the number of blogs."""
+    config = load(
+        {"db": store.db.url, "fetch_concurrency": "4", "fetch_per_host": "4"},
+        environ={"TOWNSQUARE_ALLOW_NETWORKS": "127.0.0.1/32"},
+    )
+    for n in range(300):
+        url = server.feed(f"/many{n}.xml", small_feed(f"many{n}"))
+        add(store, url, f"Blog {n}")
+    most = 0
+
+    def progress(done: int, total: int) -> None:  # called in the pass's event loop
+        nonlocal most
+        most = max(most, len(asyncio.all_tasks()))
+
+    report = helpers.run_pass(store, config, progress=progress)
+    assert len(report.sources) == 300 and report.failed == 0
+    assert most <= 4 * WINDOW + 4, most  # the pass itself, and a few of aiohttp's
 
 
 # --- bodies made to be slow to read ---------------------------------------------------------

@@ -19,8 +19,9 @@ At most ``fetch_per_host`` fetches go to one host at once and at most
 for its host before it takes a slot, so a slow or hostile host delays only its
 own feeds.  A parsed source gives its slot to the next and waits for the
 writer, with at most half as many others as there are slots, so the writer's
-pauses (a batch for the search index) do not stop fetching and parsing, and
-memory is bounded by the slots, not by the pass.
+pauses (a batch for the search index) do not stop fetching and parsing.
+Sources start as others finish (``_Turns``), twice as many as there are slots
+under way at once, so memory is bounded by the slots, not by the pass.
 
 Parsing and cleaning are CPU work: they run in a thread for small passes and
 in worker processes (one per core but one) for large ones.  The store is written by one
@@ -49,7 +50,7 @@ import queue
 import random
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import suppress
@@ -73,6 +74,7 @@ logger = logging.getLogger("townsquare.fetch")
 
 PROCESSES_FROM = 16  # sources in a pass before parsing moves to worker processes
 STORE_QUEUE = 2  # fetch slots for each parsed source that may wait for the writer
+WINDOW = 2  # sources under way (queued for a slot, fetched, parsed or stored) per fetch slot
 PASS_LEASE = timedelta(hours=1)  # a one-off pass claims every due source at once
 MAX_CLAIM = 1_000_000
 
@@ -247,25 +249,30 @@ class Ingest:
         if progress:
             progress(0, len(due))
         self._use_processes(len(due))
-        # One slot per source from fetch to store: bodies waiting for a CPU
-        # count too, so memory stays flat however many sources are due.
+        # One slot per source from fetch to parsed: bodies waiting for a CPU count too,
+        # so memory stays flat however many sources are due.
         limit = asyncio.Semaphore(max(1, self.config.fetch_concurrency))
         storing = asyncio.Semaphore(max(1, self.config.fetch_concurrency // STORE_QUEUE))
-        per_host = max(1, self.config.fetch_per_host)
-        hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(per_host)
-        )
+        window = max(1, self.config.fetch_concurrency) * WINDOW
+        turns = _Turns(due, delays, per_host=max(1, self.config.fetch_per_host))
+        wake = asyncio.Event()
         rules = self.store.filters_for(s.id for s in due)
         async with Fetcher(self.config) as fetcher:
 
-            async def one(source: Source, delay: float) -> None:
+            async def one(host: str, source: Source, start_at: float) -> None:
                 nonlocal done
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                # A source waits for its host's turn before it takes a slot, so a slow
-                # host's queue never holds slots other hosts could use, and a fetch's
-                # deadline starts when it is sent, not while it waits its turn.
-                async with hosts[_host(source.url)]:
+                fetching = True
+
+                def host_free() -> None:  # its host's next source may start
+                    nonlocal fetching
+                    if fetching:
+                        fetching = False
+                        turns.fetched(host)
+                        wake.set()
+
+                try:
+                    if start_at > time.monotonic():
+                        await asyncio.sleep(start_at - time.monotonic())
                     await limit.acquire()
                     try:
                         if stop is not None and stop.is_set():
@@ -280,6 +287,8 @@ class Ingest:
                     except BaseException:  # cancelled
                         limit.release()
                         raise
+                finally:
+                    host_free()
                 held = True  # the slot, until the body is parsed; then a place to be stored
 
                 async def parsed() -> None:
@@ -288,7 +297,7 @@ class Ingest:
                     limit.release()
                     held = False
 
-                try:  # the host is free again
+                try:
                     took = time.monotonic() - began
                     status = fetched[0].status
                     # Handed over, not kept here, so the body is freed once it is parsed.
@@ -307,9 +316,28 @@ class Ingest:
                 if progress:
                     progress(done, len(due))
 
-            await asyncio.gather(
-                *(one(s, d) for s, d in zip(due, delays or [0.0] * len(due), strict=True))
-            )
+            running: set[asyncio.Task[None]] = set()
+            try:
+                while True:
+                    while len(running) < window and not (stop is not None and stop.is_set()):
+                        turn = turns.next()
+                        if turn is None:
+                            break
+                        task = asyncio.ensure_future(one(*turn))
+                        task.add_done_callback(lambda _: wake.set())
+                        running.add(task)
+                    if not running:
+                        break
+                    await wake.wait()
+                    wake.clear()
+                    for task in [t for t in running if t.done()]:
+                        running.discard(task)
+                        task.result()  # a fault of ours is raised here, not lost
+            finally:
+                for task in running:
+                    task.cancel()
+                if running:
+                    await asyncio.wait(running)
         report.seconds = time.monotonic() - started
         return report
 
@@ -407,6 +435,46 @@ class Ingest:
         ):
             out[i] = extracted
         return out
+
+
+class _Turns:
+    """Which due source starts next.  Hosts take turns; a host with ``per_host`` sources
+    started but not yet fetched waits, so a slow or hostile host delays only its own
+    feeds.  Sources are started as others finish (``run_sources`` keeps ``WINDOW`` times
+    ``fetch_concurrency`` under way), so a pass of any size holds the state of that many
+    sources, not of every one."""
+
+    def __init__(
+        self, due: Sequence[Source], delays: Sequence[float] | None, *, per_host: int
+    ) -> None:
+        now = time.monotonic()
+        self._queued: dict[str, deque[tuple[Source, float]]] = {}
+        for source, delay in zip(due, delays or [0.0] * len(due), strict=True):
+            self._queued.setdefault(_host(source.url), deque()).append((source, now + delay))
+        self._turn = deque(self._queued)
+        self._fetching: Counter[str] = Counter()
+        self._per_host = per_host
+
+    def next(self) -> tuple[str, Source, float] | None:
+        """The next source to start, its host and when it may be fetched; None when
+        every source has started or every host with sources left is busy."""
+        for _ in range(len(self._turn)):
+            host = self._turn.popleft()
+            if self._fetching[host] >= self._per_host:
+                self._turn.append(host)
+                continue
+            waiting = self._queued[host]
+            source, start_at = waiting.popleft()
+            if waiting:
+                self._turn.append(host)
+            else:
+                del self._queued[host]
+            self._fetching[host] += 1
+            return host, source, start_at
+        return None
+
+    def fetched(self, host: str) -> None:
+        self._fetching[host] -= 1
 
 
 class Writer:
