@@ -491,7 +491,7 @@ class Writer:
     """
 
     GROUP = 200
-    INDEX_BATCH = 8_000_000
+    INDEX_BATCH = 4_000_000
     INDEX_AFTER = 1.0
 
     def __init__(self, store: Store) -> None:
