@@ -400,6 +400,33 @@ def test_a_real_process_shows_no_traceback(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("lines", [1, 3000])
+def test_output_read_only_in_part_is_no_error(tmp_path: Path, lines: int) -> None:
+    """``townsquare … | head -1``: what reads the output stops early; no traceback, and the
+    command says it succeeded (whether its output filled the pipe or was still buffered)."""
+    env = _env(str(tmp_path / "t.db"))
+    subprocess.run(_command("init"), env=env, check=True, capture_output=True, timeout=60)
+    opml = tmp_path / "blogs.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>Blogs</title></head><body>'
+        + "".join(
+            f'<outline type="rss" text="Blog {n}" xmlUrl="https://blog{n}.example/feed"/>'
+            for n in range(lines)
+        )
+        + "</body></opml>"
+    )
+    subprocess.run(_command("import-opml", str(opml)), env=env, check=True, timeout=60)
+    listing = subprocess.Popen(
+        _command("sources"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert listing.stdout is not None and listing.stderr is not None
+    listing.stdout.close()  # the reader is gone before a line is written
+    with listing.stderr:
+        errors = listing.stderr.read().decode()
+    assert listing.wait(timeout=60) == 0, errors
+    assert errors == ""
+
+
 def test_a_progress_bar_only_on_a_terminal(server: FeedServer, run, db_path: str) -> None:
     run("add", server.feed("/a", FEED_A))
     run("add", server.feed("/b", FEED_B))

@@ -955,10 +955,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load({"db": args.db}, config_file=args.config)
         handler: Handler = args.handler
-        return handler(args, config)
+        code = handler(args, config)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below
+        return code
     except TownsquareError as exc:
         print(f"townsquare: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("townsquare: stopped", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # what reads the output stopped early (`| head`): not an error
+        # Python would complain again when it flushes standard output at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
