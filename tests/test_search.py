@@ -21,7 +21,7 @@ from townsquare.ingest.clean import clean_feed
 from townsquare.ingest.parse import parse_feed
 from townsquare.ingest.pipeline import Writer
 from townsquare.ingest.schedule import decide
-from townsquare.model import FetchOutcome, FetchResult, SaveCounts
+from townsquare.model import FetchOutcome, FetchResult, SaveCounts, Source
 from townsquare.search import SearchResults, Sort, search
 from townsquare.store import FetchLogEntry, Store, open_store
 from townsquare.store import search as store_search
@@ -448,19 +448,22 @@ def test_open_store_builds_a_missing_index(server: FeedServer, config: Config) -
 # --- SQLite only: posts waiting for the index -----------------------------------------
 
 
-def _waiting(site: Site, name: str, entries: list[Entry]) -> dict[int, str]:
-    """A blog whose posts are stored as a pass stores them: waiting for the index."""
-    source = site.blog(name, entries)
+def _waiting(
+    site: Site, name: str, entries: list[Entry], source: Source | None = None
+) -> dict[int, tuple[str, str]]:
+    """A blog's posts stored as a pass stores them: waiting for the index.  (Without
+    ``source``, a new blog; with it, a later fetch of that one.)"""
+    source = source or site.blog(name, entries)
     feed = entries_rss(name, entries).encode()
     fetched = FetchResult(source.url, source.url, FetchOutcome.OK, 200, feed)
     now = datetime.now(UTC)
     posts = clean_feed(parse_feed(feed, source.url), now)
     state = decide(source, fetched, now=now, interval=timedelta(hours=1), rng=random.Random(1))
-    later: dict[int, str] = {}
+    later: dict[int, tuple[str, str]] = {}
     (counts,) = site.store.save_fetches(
         [(source, state, posts, FetchLogEntry(now, "ok", 200, None, 0))], later=later
     )
-    assert counts == SaveCounts(new=len(entries))
+    assert counts.new + counts.updated == len(entries)
     return later
 
 
@@ -503,6 +506,22 @@ def test_posts_hidden_or_deleted_while_waiting_for_the_index(site: Site) -> None
     assert site.titles("allotments") == ["Allotments"]
     assert site.titles("compost") == []
     assert site.store.index_pending(later) == 0
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="FTS5 is SQLite's; PostgreSQL uses a trigger")
+def test_a_post_edited_by_another_writer_while_waiting_is_indexed_as_it_is_now(
+    server: FeedServer, config: Config
+) -> None:
+    with open_store(config.db) as store:
+        site = Site(server, store, config)
+        first = _waiting(site, "Little Shapton", [Entry("1", "Allotments", "<p>Old.</p>", day(1))])
+        source = next(s for s in store.sources() if s.title == "Little Shapton")
+        # Another process fetches the blog again before the first has indexed its batch.
+        edited = [Entry("1", "Allotments", "<p>Greenhouses.</p>", day(1))]
+        _waiting(site, "Little Shapton", edited, source)
+        assert store.index_pending(first) == 1  # the first writer's text is out of date
+        assert site.titles("greenhouses") == ["Allotments"]
+        assert site.titles("old") == []
 
 
 def test_the_writer_indexes_what_it_stored_once_nothing_more_comes(

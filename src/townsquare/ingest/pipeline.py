@@ -499,7 +499,8 @@ class Writer:
         self._queue: queue.SimpleQueue[tuple[FetchSave, Future[SaveCounts]] | None] = (
             queue.SimpleQueue()
         )
-        self._later: dict[int, str] = {}  # post id -> text, of posts waiting for the index
+        # post id -> content hash and text, of the posts waiting for the search index
+        self._later: dict[int, tuple[str, str]] = {}
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
@@ -539,7 +540,7 @@ class Writer:
                     break
                 group.append(more)
             self._write(group)
-            if sum(map(len, self._later.values())) >= self.INDEX_BATCH:
+            if sum(len(text) for _, text in self._later.values()) >= self.INDEX_BATCH:
                 self._index()
 
     def _write(self, group: list[tuple[FetchSave, Future[SaveCounts]]]) -> None:

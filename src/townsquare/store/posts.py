@@ -168,7 +168,7 @@ class PostStore(ClaimStore, SearchIndex):
         return result
 
     def save_fetches(
-        self, saves: Sequence[FetchSave], *, later: dict[int, str] | None = None
+        self, saves: Sequence[FetchSave], *, later: dict[int, tuple[str, str]] | None = None
     ) -> list[SaveCounts | Exception]:
         """Several fetches, each as ``save_fetch`` stores one, in one transaction.
 
@@ -179,24 +179,24 @@ class PostStore(ClaimStore, SearchIndex):
         commit for many blogs is what lets the one writer keep up with a large pass.
 
         With ``later``, the posts written are not indexed now: they are marked as
-        waiting for the index, and their texts added to ``later`` for
-        ``index_pending`` to index in a batch.
+        waiting for the index, and their content hashes and texts added to ``later``
+        for ``index_pending`` to index in a batch.
         """
         done: list[SaveCounts | Exception] = []
-        texts: dict[int, str] = {}  # post id -> its text, for the search index
+        written: dict[int, CleanPost] = {}  # post id -> the post, for the search index
         with self.db.transaction():
             for save in saves:
                 try:
                     with self.db.transaction():
-                        done.append(self._save_one(*save, texts))
+                        done.append(self._save_one(*save, written))
                 except StoreError:
                     raise  # the database itself: nothing in this transaction is kept
                 except Exception as exc:  # one blog's: the others are still stored
                     done.append(exc)
             if later is None:
-                self._index_posts(texts)
+                self._index_posts({post_id: post.text for post_id, post in written.items()})
             else:
-                self._index_later(texts, later)
+                self._index_later(written, later)
         return done
 
     def _save_one(
@@ -205,13 +205,13 @@ class PostStore(ClaimStore, SearchIndex):
         state: FetchState,
         posts: Sequence[CleanPost],
         log: FetchLogEntry,
-        texts: dict[int, str],
+        written: dict[int, CleanPost],
     ) -> SaveCounts:
         if source.site_url is None and state.site_url:  # learnt from this very fetch
             source = replace(source, site_url=state.site_url)
         counts = SaveCounts()
         if posts:
-            counts = self._save_posts(source, posts, state.fetched_at, texts)
+            counts = self._save_posts(source, posts, state.fetched_at, written)
         self._save_fetch_state(source, state)
         self.db.execute(
             """INSERT INTO fetch_log (source_id, fetched_at, outcome, http_status, error,
@@ -256,9 +256,13 @@ class PostStore(ClaimStore, SearchIndex):
         return list(found.values())
 
     def _save_posts(
-        self, source: Source, posts: Sequence[CleanPost], now: datetime, texts: dict[int, str]
+        self,
+        source: Source,
+        posts: Sequence[CleanPost],
+        now: datetime,
+        written: dict[int, CleanPost],
     ) -> SaveCounts:
-        """Insert new posts and update edited ones; each one written goes into ``texts``."""
+        """Insert new posts and update edited ones; each one written goes into ``written``."""
         unique = _unique(posts)
         existing = self._existing(source.id, unique)
         by_guid = {e.guid: e for e in existing if e.guid}
@@ -279,7 +283,7 @@ class PostStore(ClaimStore, SearchIndex):
                     unchanged += 1
                 else:
                     self._update_post(match.id, post, now)
-                    texts[match.id] = post.text
+                    written[match.id] = post
                     updated += 1
                 # A takedown stays whatever the feed says; a filter decides afresh.
                 wanted = post.left_out.filter_id if post.left_out else None
@@ -289,7 +293,7 @@ class PostStore(ClaimStore, SearchIndex):
                 fresh.append(post)
         if fresh:
             for post_id, post in self._insert_posts(source, fresh, now):
-                texts[post_id] = post.text
+                written[post_id] = post
         return SaveCounts(new=len(fresh), updated=updated, unchanged=unchanged)
 
     def _update_post(self, post_id: int, post: CleanPost, now: datetime) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from ..ingest.clean import text_of
+from ..model import CleanPost
 from .db import Row
 from .sources import SourceStore
 
@@ -51,32 +52,40 @@ class SearchIndex(SourceStore):
             self.db.execute(f"DELETE FROM search_pending WHERE post_id IN ({marks})", chunk)
         self._write_rows(rows, texts)
 
-    def _index_later(self, texts: Mapping[int, str], later: dict[int, str]) -> None:
+    def _index_later(
+        self, written: Mapping[int, CleanPost], later: dict[int, tuple[str, str]]
+    ) -> None:
         """Mark posts just inserted or edited as waiting for the search index (in the
-        transaction that wrote them, so a crash loses none), and keep their texts in
-        ``later`` for ``index_pending``."""
-        if self.db.dialect != "sqlite" or not texts:
+        transaction that wrote them, so a crash loses none), and keep their content
+        hashes and texts in ``later`` for ``index_pending``."""
+        if self.db.dialect != "sqlite" or not written:
             return
         self.db.executemany(
-            "INSERT OR IGNORE INTO search_pending (post_id) VALUES (?)", [(i,) for i in texts]
+            "INSERT OR IGNORE INTO search_pending (post_id) VALUES (?)", [(i,) for i in written]
         )
-        later.update(texts)
+        later.update((i, (post.content_hash, post.text)) for i, post in written.items())
 
-    def index_pending(self, texts: Mapping[int, str] | None = None) -> int:
+    def index_pending(self, texts: Mapping[int, tuple[str, str]] | None = None) -> int:
         """Index every post waiting for the search index, in one transaction; gives how
-        many.  ``texts`` holds the texts of those whose text is at hand; the others'
-        (left by a crash, say) are made again from their HTML."""
+        many.  ``texts`` holds the content hash and text of posts whose text is at hand;
+        the others' (left by a crash, or edited since by another process) are made
+        again from their HTML."""
         if self.db.dialect != "sqlite":
             return 0
         texts = texts or {}
         with self.db.transaction():
             rows = self.db.fetchall(
-                """SELECT search_key, post_id, title, blog, author, tags FROM post_search_source
-                   WHERE post_id IN (SELECT post_id FROM search_pending)"""
+                """SELECT v.search_key, v.post_id, v.title, v.blog, v.author, v.tags,
+                          p.content_hash
+                   FROM post_search_source v JOIN posts p ON p.id = v.post_id
+                   WHERE v.post_id IN (SELECT post_id FROM search_pending)"""
             )
             if not rows:
                 return 0
-            chosen = {r["post_id"]: texts.get(r["post_id"]) for r in rows}
+            chosen: dict[int, str | None] = {}
+            for r in rows:
+                content_hash, text = texts.get(r["post_id"], ("", None))
+                chosen[r["post_id"]] = text if content_hash == r["content_hash"] else None
             missing = [i for i, text in chosen.items() if text is None]
             for chunk in _chunks(missing):
                 marks = ",".join("?" * len(chunk))
