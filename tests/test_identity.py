@@ -232,7 +232,7 @@ def test_blogs_stored_together_keep_each_other_when_one_cannot_be_stored(store: 
     kept, gone, also = (add(store, f"https://{n}.example/feed", n) for n in ("a", "b", "c"))
     saves = [fetched_at(store, s.id, feed(s.title), T0) for s in (kept, gone, also)]
     store.remove_source(gone.id)
-    done = store.save_fetches(saves)
+    done = store.save_fetches(saves, later={})
     assert done[0] == done[2] == SaveCounts(new=2)
     assert isinstance(done[1], Exception)
     assert store.count_posts() == 4

@@ -161,26 +161,28 @@ class PostStore(ClaimStore, SearchIndex):
         posts: Sequence[CleanPost],
         log: FetchLogEntry,
     ) -> SaveCounts:
-        """Store one fetch's outcome in one transaction: posts, source state, log."""
-        result = self.save_fetches([(source, state, posts, log)])[0]
+        """Store one fetch's outcome in one transaction (posts, source state, log), then
+        index its posts for search."""
+        later: dict[int, tuple[str, str]] = {}
+        result = self.save_fetches([(source, state, posts, log)], later=later)[0]
         if isinstance(result, Exception):
             raise result
+        self.index_pending(later)
         return result
 
     def save_fetches(
-        self, saves: Sequence[FetchSave], *, later: dict[int, tuple[str, str]] | None = None
+        self, saves: Sequence[FetchSave], *, later: dict[int, tuple[str, str]]
     ) -> list[SaveCounts | Exception]:
         """Several fetches, each as ``save_fetch`` stores one, in one transaction.
 
         Each is a savepoint of its own: one that fails is undone and its error given
-        in its place, and the others are kept.  The search index is written last,
-        for all of them at once: FTS5 writes out what it holds at every savepoint,
-        so indexing blog by blog would make a small index segment each time.  One
-        commit for many blogs is what lets the one writer keep up with a large pass.
+        in its place, and the others are kept.  One commit for many blogs is what
+        lets the one writer keep up with a large pass.
 
-        With ``later``, the posts written are not indexed now: they are marked as
-        waiting for the index, and their content hashes and texts added to ``later``
-        for ``index_pending`` to index in a batch.
+        The posts written are not indexed for search here: they are marked as waiting
+        for the index, and their content hashes and texts added to ``later``, for
+        ``index_pending`` to index many at once (FTS5 writes out what it holds at
+        every savepoint, so indexing blog by blog would make a small segment each time).
         """
         done: list[SaveCounts | Exception] = []
         written: dict[int, CleanPost] = {}  # post id -> the post, for the search index
@@ -193,10 +195,7 @@ class PostStore(ClaimStore, SearchIndex):
                     raise  # the database itself: nothing in this transaction is kept
                 except Exception as exc:  # one blog's: the others are still stored
                     done.append(exc)
-            if later is None:
-                self._index_posts({post_id: post.text for post_id, post in written.items()})
-            else:
-                self._index_later(written, later)
+            self._index_later(written, later)
         return done
 
     def _save_one(

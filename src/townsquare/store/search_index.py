@@ -2,9 +2,10 @@
 
 On SQLite the index is the FTS5 table ``post_search`` (migration 0008).
 Only the text needs Python (``text_of`` the HTML, made while cleaning, in
-the worker processes), so the store writes a post's row whenever it writes
-the post's text: ``_index_posts`` after an insert or an edit, or, in a pass,
-``index_pending`` a batch of them a little later (migration 0011 says why).
+the worker processes), so the store marks a post as waiting for the index
+whenever it writes the post's text, after an insert or an edit, and
+``index_pending`` writes the rows of a batch of them a little later
+(migration 0011 says why).
 Triggers do the rest: an edit or a deletion takes the old row out, hiding a post or
 marking it a duplicate tags its row ``hidden`` (and showing it again untags
 it), and renaming a blog or changing its categories updates its posts' rows.
@@ -33,25 +34,6 @@ _SOURCE_ROWS = """SELECT search_key, post_id, title, content_html, blog, author,
 
 
 class SearchIndex(SourceStore):
-    def _index_posts(self, texts: Mapping[int, str]) -> None:
-        """Write the rows of posts just inserted or edited (their old rows are gone: the
-        triggers saw to that); ``texts`` maps each post's id to ``text_of`` its HTML,
-        made while cleaning, so the one writer does not parse HTML."""
-        if self.db.dialect != "sqlite" or not texts:
-            return
-        ids = list(texts)
-        rows: list[Row] = []
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            rows += self.db.fetchall(
-                f"""SELECT search_key, post_id, title, blog, author, tags
-                    FROM post_search_source WHERE post_id IN ({marks})""",
-                chunk,
-            )
-            # Indexed now: no longer waiting for a batch (see ``_index_later``).
-            self.db.execute(f"DELETE FROM search_pending WHERE post_id IN ({marks})", chunk)
-        self._write_rows(rows, texts)
-
     def _index_later(
         self, written: Mapping[int, CleanPost], later: dict[int, tuple[str, str]]
     ) -> None:
