@@ -7,7 +7,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from townsquare.store.db import AUTOCHECKPOINT_PAGES, connect
+import pytest
+
+from townsquare.store import db as db_module
+from townsquare.store.db import AUTOCHECKPOINT_PAGES, WAL_KEEP_BYTES, connect
 
 
 def test_during_bulk_writes_the_log_is_copied_into_the_database_as_it_goes(
@@ -31,5 +34,50 @@ def test_during_bulk_writes_the_log_is_copied_into_the_database_as_it_goes(
         assert db.fetchone("PRAGMA wal_autocheckpoint") == {
             "wal_autocheckpoint": AUTOCHECKPOINT_PAGES
         }
+    finally:
+        db.close()
+
+
+def test_during_bulk_writes_that_never_pause_the_log_still_starts_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Commits one after another leave the checkpoint thread no moment to finish its
+    # copy; without the writer's help the log would grow to hold everything written.
+    monkeypatch.setattr(db_module, "WAL_RESTART_PAGES", 256)  # 1 MB
+    monkeypatch.setattr(db_module, "CHECKPOINT_EVERY", 0.02)
+    path = tmp_path / "townsquare.db"
+    log = tmp_path / "townsquare.db-wal"
+    db = connect(str(path))
+    try:
+        db.execute("CREATE TABLE filler (n INTEGER, text TEXT)")
+        longest = 0
+        with db.bulk_writes():
+            for n in range(400):  # 40 MB in all
+                with db.transaction():
+                    db.executemany("INSERT INTO filler VALUES (?, ?)", [(n, "x" * 1000)] * 100)
+                longest = max(longest, log.stat().st_size)
+        assert longest < 12_000_000
+        assert db.fetchone("SELECT count(*) AS n FROM filler") == {"n": 40_000}
+    finally:
+        db.close()
+    reopened = connect(str(path))
+    try:
+        assert reopened.fetchone("SELECT count(DISTINCT n) AS n FROM filler") == {"n": 400}
+    finally:
+        reopened.close()
+
+
+def test_a_long_log_file_is_cut_when_it_starts_again(tmp_path: Path) -> None:
+    path = tmp_path / "townsquare.db"
+    log = tmp_path / "townsquare.db-wal"
+    db = connect(str(path))
+    try:
+        db.execute("CREATE TABLE filler (text TEXT)")
+        with db.transaction():  # one transaction of 80 MB: the log must hold all of it
+            db.executemany("INSERT INTO filler VALUES (?)", [("x" * 1000,)] * 80_000)
+        assert log.stat().st_size > WAL_KEEP_BYTES
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        db.execute("INSERT INTO filler VALUES ('after')")
+        assert log.stat().st_size <= WAL_KEEP_BYTES
     finally:
         db.close()
