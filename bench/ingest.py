@@ -375,6 +375,7 @@ class Ctx:
     server: Server
     timeout: float
     work: Path
+    reader_search: bool = False
 
 
 def measure_floor(ctx: Ctx, res: ScaleResult, urls_file: Path, concurrency: int) -> None:
@@ -503,6 +504,13 @@ def measure_reader(
             return
         if isinstance(s.reported, dict) and s.reported.get("errors"):
             log(f"  reader {step}: errors, e.g. {s.reported['errors'][:2]}")
+    if ctx.reader_search:
+        # After both passes, so that their figures are those of reader as it comes.
+        run = run_measured([*w, "reader-search", "--db", str(db)], timeout=ctx.timeout, cwd=d)
+        s = step_from_run("reader", "search", run, n, posts, db=db)
+        if isinstance(s.reported, dict):
+            s.inner_s = s.reported.get("search_s")
+        res.steps.append(s)
 
 
 def calibrate_reader(
@@ -623,6 +631,14 @@ def print_report(
                 for step in ("first", "unchanged")
             ]
             p(f"  {label:<22}{cells[0]:>12}{cells[1]:>11}{cells[2]:>14}{cells[3]:>11}")
+        first, search, ours = g("reader", "first"), g("reader", "search"), g("townsquare", "first")
+        if first and search and ours and first.wall_s and search.wall_s and ours.wall_s:
+            both = first.wall_s + search.wall_s
+            p(
+                f"  reader first pass and search index ({first.wall_s:.2f}s + "
+                f"{search.wall_s:.2f}s) ÷ townsquare first pass (which indexes): "
+                f"{both / ours.wall_s:.2f}×"
+            )
 
     p("\nscaling: ms per feed")
     cols = [(sys_, step) for sys_ in SYSTEMS for step in ("first", "unchanged")]
@@ -714,6 +730,12 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds per measured process (default 300 + 1 per feed)",
     )
     ap.add_argument(
+        "--reader-search",
+        action="store_true",
+        help="also build reader's full-text search index after its passes (Townsquare's "
+        "first pass builds its own), timed as a step of its own",
+    )
+    ap.add_argument(
         "--keep",
         action="store_true",
         help="keep the databases (the work directory is printed)",
@@ -763,7 +785,7 @@ def main(argv: list[str] | None = None) -> int:
     townsquare_startup: dict[str, float] | None = None
     try:
         with serve(a.python, cdir, top, a.seed, a.gzip, work / "server.log") as server:
-            ctx = Ctx(a.python, ts_cmd, server, a.timeout or 300 + top, work)
+            ctx = Ctx(a.python, ts_cmd, server, a.timeout or 300 + top, work, a.reader_search)
             if "townsquare" in a.only:
                 townsquare_skip, help_run = townsquare_available(ctx)
                 if help_run is not None:

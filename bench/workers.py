@@ -5,6 +5,7 @@ measures the process (wall time, peak RSS, CPU) with ``os.wait4``.
 
     workers.py reader-setup  --db DB --urls FILE
     workers.py reader-update --db DB --workers W
+    workers.py reader-search --db DB
     workers.py floor --urls FILE [--concurrency C]
 """
 
@@ -75,6 +76,28 @@ def reader_update(db: Path, workers: int) -> dict[str, Any]:
         "modified_entries": modified,
         "entries_in_db": counts.total,
         "errors": errors,
+        "reader_version": reader.__version__,
+    }
+
+
+def reader_search(db: Path) -> dict[str, Any]:
+    """reader's full-text search index over every entry stored: what reader needs to
+    add to its first pass to search as Townsquare's first pass can."""
+    import reader
+    from reader import make_reader
+
+    t0 = time.perf_counter()
+    r = make_reader(str(db))
+    r.enable_search()
+    t1 = time.perf_counter()
+    r.update_search()
+    search_s = time.perf_counter() - t1
+    found = r.search_entry_counts("database").total
+    r.close()
+    return {
+        "search_s": search_s,
+        "elapsed_s": time.perf_counter() - t0,
+        "found_database": found,
         "reader_version": reader.__version__,
     }
 
@@ -184,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     u = sub.add_parser("reader-update")
     u.add_argument("--db", type=Path, required=True)
     u.add_argument("--workers", type=int, default=1)
+    r = sub.add_parser("reader-search")
+    r.add_argument("--db", type=Path, required=True)
     f = sub.add_parser("floor")
     f.add_argument("--urls", type=Path, required=True)
     f.add_argument("--concurrency", type=int, default=256)
@@ -193,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         result = reader_setup(a.db, a.urls)
     elif a.cmd == "reader-update":
         result = reader_update(a.db, a.workers)
+    elif a.cmd == "reader-search":
+        result = reader_search(a.db)
     else:
         result = floor(a.urls, a.concurrency, a.timeout)
     json.dump(result, sys.stdout)
