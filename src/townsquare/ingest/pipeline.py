@@ -18,13 +18,15 @@ At most ``fetch_per_host`` fetches go to one host at once and at most
 ``fetch_concurrency`` sources are fetched or parsed at once; a source queues
 for its host before it takes a slot, so a slow or hostile host delays only its
 own feeds.  A parsed source gives its slot to the next and waits for the
-writer, with at most half as many others as there are slots, so the writer's
-pauses (a batch for the search index) do not stop fetching and parsing.
+writer, with at most an eighth as many others as there are slots (each holds
+its posts in memory), so the writer's pauses (a batch for the search index) do
+not stop fetching and parsing.
 Sources start as others finish (``_Turns``), twice as many as there are slots
 under way at once, so memory is bounded by the slots, not by the pass.
 
 Parsing and cleaning are CPU work: they run in a thread for small passes and
-in worker processes (one per core but one) for large ones.  The store is written by one
+in child processes of our own (``ParsingProcesses``, one per core but one) for
+large ones.  The store is written by one
 writer thread (``Writer``), so SQLite has one writer and the event loop keeps
 fetching while it writes.  Each source is stored whole or not at all; sources
 that finish while the writer is busy are stored together, in one transaction,
@@ -44,7 +46,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import queue
 import random
@@ -52,7 +53,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -66,14 +67,16 @@ from ..store.claims import new_owner
 from .extract import MAX_PAGES, article_html, is_article_page, with_article
 from .fetch import Fetcher
 from .filter import filter_posts
-from .read import Cleaned, die_with_parent, parse_and_clean
+from .heap import give_back_large_blocks
+from .processes import ParsingProcesses
+from .read import Cleaned, parse_and_clean
 from .schedule import decide, pace_by_host
 
 Progress = Callable[[int, int], None]
 logger = logging.getLogger("townsquare.fetch")
 
 PROCESSES_FROM = 16  # sources in a pass before parsing moves to worker processes
-STORE_QUEUE = 2  # fetch slots for each parsed source that may wait for the writer
+STORE_QUEUE = 8  # fetch slots for each parsed source that may wait for the writer
 WINDOW = 2  # sources under way (queued for a slot, fetched, parsed or stored) per fetch slot
 PASS_LEASE = timedelta(hours=1)  # a one-off pass claims every due source at once
 MAX_CLAIM = 1_000_000
@@ -133,7 +136,7 @@ class Ingest:
         self._threads = ThreadPoolExecutor(max_workers=2)
         self._writer = Writer(store)
         self._pool: Executor = self._threads
-        self._processes: ProcessPoolExecutor | None = None
+        self._processes: ParsingProcesses | None = None
         self._host_free: dict[str, float] = {}  # host -> earliest next start (monotonic)
 
     def close(self) -> None:
@@ -150,13 +153,8 @@ class Ingest:
         if sources < PROCESSES_FROM or cores < 2:
             return
         if self._processes is None:
-            # spawn, not fork: the event loop's threads must not be copied mid-lock.
-            self._processes = ProcessPoolExecutor(
-                max_workers=cores - 1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=die_with_parent,
-                initargs=(os.getpid(),),
-            )
+            give_back_large_blocks()
+            self._processes = ParsingProcesses(cores - 1)
         self._pool = self._processes
 
     async def run_pass(

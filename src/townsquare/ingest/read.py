@@ -1,15 +1,13 @@
 """parse | clean for one body: the pipeline's CPU work, done in worker processes.
 
-A large pass runs ``parse_and_clean`` in one process per core (see ``pipeline``).
+A large pass runs ``parse_and_clean`` in one process per core but one (see ``pipeline`` and
+``processes``).
 This module imports only what that work needs, so each worker starts small.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,17 +45,3 @@ def parse_and_clean(result: FetchResult, now: datetime) -> Cleaned:
     except Exception as exc:  # a fault of ours must cost one feed, never the whole pass
         log.warning("fault while reading %s: %s: %s", result.final_url, type(exc).__name__, exc)
         return Cleaned([], error=FAULT.format(kind=type(exc).__name__))
-
-
-def die_with_parent(parent: int) -> None:
-    """In a worker process: leave when ``parent``, the process that started it, is gone.
-
-    A worker waits on a pipe it holds both ends of, so it would outlive a pass
-    stopped by ``kill -9`` for ever (and keep that pass's output open)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
