@@ -26,11 +26,11 @@ under way at once, so memory is bounded by the slots, not by the pass.
 
 Parsing and cleaning are CPU work: they run in a thread for small passes and
 in child processes of our own (``ParsingProcesses``, one per core but one) for
-large ones.  The store is written by one
-writer thread (``Writer``), so SQLite has one writer and the event loop keeps
-fetching while it writes.  Each source is stored whole or not at all; sources
-that finish while the writer is busy are stored together, in one transaction,
-so a large pass does not pay for a commit per source.
+large ones.  The store is written by one writer thread (``Writer``), so SQLite
+has one writer and the event loop keeps fetching while it writes.  Each source
+is stored whole or not at all; sources that finish while the writer is busy are
+stored together, in one transaction, so a large pass does not pay for a commit
+per source.
 ``ingest_result`` is the same path for a body that arrived another way (a
 WebSub push, the demo, a test).
 

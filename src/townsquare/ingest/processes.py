@@ -31,6 +31,8 @@ _LENGTH = struct.Struct("!Q")  # each message: its length, then a pickle
 CLOSE_TIMEOUT = 30.0  # seconds a child may take to finish its job once told to stop
 PARENT_CHECK = 0.5  # seconds between a child's looks at whether its parent is there
 
+_Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]  # a future and what to call
+
 
 class WorkerGoneError(RuntimeError):
     """The parsing process stopped before it answered."""
@@ -153,8 +155,7 @@ class _Worker:
     the child to read it), starting a new child when the last has died."""
 
     def __init__(self) -> None:
-        self.jobs: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None]
-        self.jobs = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self.pending = 0  # jobs given to it and not yet answered
         self._process: _Process | None = None
         self._thread = threading.Thread(target=self._run, name="parse-jobs", daemon=True)
