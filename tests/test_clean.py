@@ -73,10 +73,18 @@ def test_what_blog_posts_use_is_kept(kept: str) -> None:
     assert sanitize_html(kept, BASE) == kept
 
 
-def test_control_characters_leave_post_html() -> None:
+@pytest.mark.parametrize(
+    ("post", "expected"),
+    [
+        ("<p>a\x02b &#3; c\x00d&#x1b;e</p>", "<p>ab  cde</p>"),
+        ("<p>caf\u00e9 &#127;\x7f</p>", "<p>caf\u00e9 </p>"),  # text of one byte a letter
+        ("<p>\u0141\u00f3d\u017a&#x0c;\x1f</p>", "<p>\u0141\u00f3d\u017a</p>"),  # two bytes
+        ("<p>\U0001f600&#8;x</p>", "<p>\U0001f600x</p>"),  # four bytes a letter
+    ],
+)
+def test_control_characters_leave_post_html(post: str, expected: str) -> None:
     # The sanitiser keeps them, and makes them of references: they break XML feeds.
-    html = sanitize_html("<p>a\x02b &#3; c\x00d&#x1b;e</p>", BASE)
-    assert html == "<p>ab  cde</p>"
+    assert sanitize_html(post, BASE) == expected
 
 
 def test_text_of_gives_the_words_a_reader_sees() -> None:

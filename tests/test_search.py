@@ -439,10 +439,14 @@ def test_open_store_builds_a_missing_index(server: FeedServer, config: Config) -
         site = Site(server, store, config)
         site.blog("Little Shapton", [Entry("1", "Allotments", "<p>Waiting list.</p>", day(1))])
         site.fetch()
+        merging = store.db.fetchone("SELECT v FROM post_search_config WHERE k = 'automerge'")
         store.db.execute("DELETE FROM post_search")
         assert store.search_index_missing()
     with open_store(config.db) as store:
         assert [h.post.title for h in search(store, "allotments").hits] == ["Allotments"]
+        # Rebuilding merges once at the end, then leaves the index merging as before.
+        after = store.db.fetchone("SELECT v FROM post_search_config WHERE k = 'automerge'")
+        assert merging is not None and after is not None and after["v"] == merging["v"] == 8
 
 
 # --- SQLite only: posts waiting for the index -----------------------------------------

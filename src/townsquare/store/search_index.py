@@ -28,6 +28,7 @@ _CHUNK = 400
 _REBUILD_BATCH = 2_000
 _REBUILD_CACHE_KB = 256_000
 _DEFAULT_CACHE = -2_000  # SQLite's own default (2 MB)
+AUTOMERGE = 8  # migration 0012 says why
 
 _SOURCE_ROWS = """SELECT search_key, post_id, title, content_html, blog, author, tags
     FROM post_search_source"""
@@ -139,7 +140,9 @@ class SearchIndex(SourceStore):
                 done += len(rows)
                 if progress:
                     progress(done, total)
-            self.db.execute("INSERT INTO post_search (post_search, rank) VALUES ('automerge', 4)")
+            self.db.execute(
+                "INSERT INTO post_search (post_search, rank) VALUES ('automerge', ?)", (AUTOMERGE,)
+            )
             self.db.execute("INSERT INTO post_search (post_search) VALUES ('optimize')")
         self.db.execute(f"PRAGMA cache_size = {_DEFAULT_CACHE}")
         return done
