@@ -14,6 +14,8 @@ a local aiohttp server in its own process, then for each scale measures:
 * the floor: aiohttp fetching every feed at once, lxml (json for JSON Feed)
   parsing every body, nh3.clean on every post body; and a conditional refetch.
 
+Townsquare's modules are compiled to bytecode first, as installing a package does
+(an editable install under PYTHONDONTWRITEBYTECODE would compile them in every step).
 Wall time, feeds/s, posts/s, peak RSS and CPU of each process (``os.wait4``),
 database size (file + -wal), and the server's 200/304 counts of each pass.
 This file is stdlib only; the measured processes run with --python (the
@@ -429,8 +431,25 @@ def measure_floor(ctx: Ctx, res: ScaleResult, urls_file: Path, concurrency: int)
     )
 
 
+def compile_townsquare(python: str) -> None:
+    """Write the bytecode of Townsquare's modules, as installing a package does.
+
+    An editable install leaves it to be written on first import, which
+    PYTHONDONTWRITEBYTECODE (set on some machines) stops: every measured step would
+    then compile the project's modules again, as no installed package does.  reader's
+    modules are compiled when pip installs them."""
+    where = subprocess.run(
+        [python, "-c", "import os, townsquare; print(os.path.dirname(townsquare.__file__))"],
+        capture_output=True,
+        text=True,
+    )
+    if where.returncode == 0:
+        subprocess.run([python, "-m", "compileall", "-q", where.stdout.strip()], check=False)
+
+
 def townsquare_available(ctx: Ctx) -> tuple[str | None, Run | None]:
     """(None, the run) if the CLI answers ``--help``, else (why not, None)."""
+    compile_townsquare(ctx.python)
     try:
         run = run_measured([*ctx.townsquare_cmd, "--help"], timeout=60, env=ALLOW_ENV)
     except OSError as e:
