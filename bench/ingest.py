@@ -443,8 +443,11 @@ def compile_townsquare(python: str) -> None:
         capture_output=True,
         text=True,
     )
-    if where.returncode == 0:
-        subprocess.run([python, "-m", "compileall", "-q", where.stdout.strip()], check=False)
+    compiled = where.returncode == 0 and (
+        subprocess.run([python, "-m", "compileall", "-q", where.stdout.strip()]).returncode == 0
+    )
+    if not compiled:
+        log("could not compile Townsquare's modules: its steps include compiling them")
 
 
 def townsquare_available(ctx: Ctx) -> tuple[str | None, Run | None]:

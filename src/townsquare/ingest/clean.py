@@ -81,8 +81,8 @@ _HIDDEN_CLOSE = {
     name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "template")
 }
 _SPACE = re.compile(r"\s+")
-_C0 = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _C0_CHARS = tuple(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]))
+_DROP_C0 = dict.fromkeys(map(ord, _C0_CHARS))
 _CONTROL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
 )
@@ -256,9 +256,9 @@ def sanitize_html(fragment: str | None, base: str) -> str:
         safe = _IMG.sub(_drop_tracking_image, safe)
     # The sanitiser keeps control characters, and makes them of references such as "&#2;":
     # they have no place in a page, break XML and would pass for search's match marks.
-    # Looking for each on its own is several times faster than the pattern, and most
-    # posts have none.
-    return _C0.sub("", safe) if any(c in safe for c in _C0_CHARS) else safe
+    # Looking for each on its own is several times faster than a pattern, and most posts
+    # have none.
+    return safe.translate(_DROP_C0) if any(c in safe for c in _C0_CHARS) else safe
 
 
 def _drop_hidden(text: str) -> str:

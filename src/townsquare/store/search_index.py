@@ -28,7 +28,6 @@ _CHUNK = 400
 _REBUILD_BATCH = 2_000
 _REBUILD_CACHE_KB = 256_000
 _DEFAULT_CACHE = -2_000  # SQLite's own default (2 MB)
-AUTOMERGE = 8  # migration 0012 says why
 
 _SOURCE_ROWS = """SELECT search_key, post_id, title, content_html, blog, author, tags
     FROM post_search_source"""
@@ -125,6 +124,9 @@ class SearchIndex(SourceStore):
         # times over: merge once, at the end, with a page cache big enough for it.
         self.db.execute(f"PRAGMA cache_size = -{_REBUILD_CACHE_KB}")
         with self.db.transaction():
+            # Put back after: migration 0012's setting.
+            merging = self.db.fetchone("SELECT v FROM post_search_config WHERE k = 'automerge'")
+            assert merging is not None
             self.db.execute("DELETE FROM post_search")
             self.db.execute("DELETE FROM search_pending")
             self.db.execute("INSERT INTO post_search (post_search, rank) VALUES ('automerge', 0)")
@@ -141,7 +143,8 @@ class SearchIndex(SourceStore):
                 if progress:
                     progress(done, total)
             self.db.execute(
-                "INSERT INTO post_search (post_search, rank) VALUES ('automerge', ?)", (AUTOMERGE,)
+                "INSERT INTO post_search (post_search, rank) VALUES ('automerge', ?)",
+                (merging["v"],),
             )
             self.db.execute("INSERT INTO post_search (post_search) VALUES ('optimize')")
         self.db.execute(f"PRAGMA cache_size = {_DEFAULT_CACHE}")
