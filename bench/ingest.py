@@ -73,6 +73,7 @@ class Run:
     stderr: str
     timed_out: bool = False
     tree_rss_mb: float = 0.0  # the most its processes held at once, all together
+    tree_pss_mb: float = 0.0  # the same as PSS: pages shared between them counted once
 
     def json(self) -> Any:
         """What the process printed as JSON (the whole output, or its last line)."""
@@ -149,15 +150,19 @@ def run_measured(
             stderr=err.read().decode(errors="replace"),
             timed_out=timed_out.is_set(),
             tree_rss_mb=tree.peak / 1e6,
+            tree_pss_mb=tree.peak_pss / 1e6,
         )
 
 
 class TreeRss:
-    """The peak, over time, of the summed RSS of a process and its descendants."""
+    """The peak, over time, of the summed RSS of a process and its descendants, and of
+    their summed PSS (proportional set size: a page that n of them share counts 1/n in
+    each, so the libraries every process maps are counted once, not once a process)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak = 0
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -169,7 +174,7 @@ class TreeRss:
     def _run(self) -> None:
         page = os.sysconf("SC_PAGE_SIZE")
         while not self._stop.wait(0.05):
-            pids, total = [self.pid], 0
+            pids, total, pss = [self.pid], 0, 0
             for pid in pids:
                 with suppress(OSError, ValueError, IndexError):
                     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -177,7 +182,10 @@ class TreeRss:
                             pids += [int(x) for x in f.read().split()]
                     with open(f"/proc/{pid}/statm") as f:
                         total += int(f.read().split()[1]) * page
+                    with open(f"/proc/{pid}/smaps_rollup") as f:
+                        pss += next(int(ln.split()[1]) for ln in f if ln.startswith("Pss:")) * 1024
             self.peak = max(self.peak, total)
+            self.peak_pss = max(self.peak_pss, pss)
 
 
 # -- the server ---------------------------------------------------------------
@@ -279,6 +287,7 @@ class Step:
     inner_s: float | None = None  # the same step timed inside the process, without startup
     peak_rss_mb: float | None = None
     tree_rss_mb: float | None = None
+    tree_pss_mb: float | None = None
     cpu_s: float | None = None
     db_mb: float | None = None
     feeds_per_s: float | None = None
@@ -345,6 +354,7 @@ def step_from_run(
         wall_s=run.wall_s,
         peak_rss_mb=run.peak_rss_mb,
         tree_rss_mb=run.tree_rss_mb,
+        tree_pss_mb=run.tree_pss_mb,
         cpu_s=run.cpu_s,
     )
     s.error = run.failure()
@@ -362,7 +372,7 @@ def step_from_run(
     else:
         log(
             f"  {system} {step}: {run.wall_s:.2f}s, peak RSS {run.peak_rss_mb:.0f} MB "
-            f"(all its processes: {run.tree_rss_mb:.0f} MB)"
+            f"(all its processes: {run.tree_rss_mb:.0f} MB, PSS {run.tree_pss_mb:.0f} MB)"
         )
     return s
 
@@ -417,6 +427,7 @@ def measure_floor(ctx: Ctx, res: ScaleResult, urls_file: Path, concurrency: int)
                 inner_s=secs,
                 peak_rss_mb=run.peak_rss_mb,
                 tree_rss_mb=run.tree_rss_mb,
+                tree_pss_mb=run.tree_pss_mb,
                 cpu_s=run.cpu_s if step == "first" else None,
                 feeds_per_s=n / secs,
                 posts_per_s=posts / secs,
@@ -595,7 +606,8 @@ def print_report(
     p("\nwall s: the whole process (interpreter start and imports included) for townsquare and")
     p("reader, which run one process per step; inner s: the step timed inside its process.")
     p("The floor runs both passes in one process; its peak RSS covers both.")
-    p("peak RSS: the largest process; all procs: the most its processes held at once, together.")
+    p("peak RSS: the largest process; all procs: the most its processes held at once, together;")
+    p("all PSS: the same as PSS, which counts pages the processes share (libraries) once.")
     if townsquare_startup:
         p(
             f"townsquare --help takes {townsquare_startup['wall_s']:.2f}s "
@@ -606,7 +618,8 @@ def print_report(
         p(f"\n== {res.feeds:,} feeds, {res.posts:,} posts, {res.corpus_mb:.1f} MB of feeds ==")
         head = (
             f"{'system':<12}{'step':<13}{'wall s':>9}{'inner s':>9}{'feeds/s':>10}"
-            f"{'posts/s':>10}{'peak RSS MB':>13}{'all procs':>11}{'CPU s':>8}{'DB MB':>9}  server"
+            f"{'posts/s':>10}{'peak RSS MB':>13}{'all procs':>11}{'all PSS':>9}{'CPU s':>8}"
+            f"{'DB MB':>9}  server"
         )
         p(head)
         p("-" * (len(head) + 12))
@@ -626,7 +639,7 @@ def print_report(
                 f"{name:<12}{s.step:<13}{_f(s.wall_s, '9.2f')}{_f(s.inner_s, '9.2f')}"
                 f"{_f(s.feeds_per_s, '10.1f')}"
                 f"{_f(s.posts_per_s, '10.0f')}{_f(s.peak_rss_mb, '13.0f')}"
-                f"{_f(s.tree_rss_mb, '11.0f')}{_f(s.cpu_s, '8.1f')}"
+                f"{_f(s.tree_rss_mb, '11.0f')}{_f(s.tree_pss_mb, '9.0f')}{_f(s.cpu_s, '8.1f')}"
                 f"{_f(s.db_mb, '9.1f')}  {srv}"
             )
         fl = res.get("floor", "first")

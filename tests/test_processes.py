@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from townsquare.ingest.processes import ParsingProcesses, WorkerGoneError
+from townsquare.ingest.processes import NICENESS, ParsingProcesses, WorkerGoneError
 
 
 def _gone(pid: int) -> bool:
@@ -45,6 +45,15 @@ def test_jobs_run_in_a_child_process_and_answer_in_order() -> None:
         assert [f.result(timeout=30) for f in sums] == [sum(range(n)) for n in range(50)]
     finally:
         pool.shutdown()
+
+
+def test_a_child_runs_at_a_lower_priority_than_its_parent() -> None:
+    pool = ParsingProcesses(1)
+    try:
+        niceness = pool.submit(os.nice, 0).result(timeout=30)  # os.nice(0) gives it
+    finally:
+        pool.shutdown()
+    assert niceness == min(os.nice(0) + NICENESS, 19)
 
 
 def test_a_job_that_raises_raises_in_its_future_only() -> None:

@@ -5,9 +5,9 @@ multiprocessing's pool needs semaphores, and with them a resource-tracker proces
 lives as long as the pass (12 MB) and a thread that feeds its queue; a child of our own
 needs only a pipe each way.  A child ends when its input closes, and when this process
 has gone, ``kill -9`` included, even in the middle of a job: a killed pass leaves nothing
-running.  A child
-that dies (killed, or out of memory) fails only the jobs it had been sent; the next job
-starts a new one.
+running.  A child that dies (killed, or out of memory) fails only the jobs it had been
+sent; the next job starts a new one.  A child runs at a lower priority than its parent
+(``NICENESS``), so that parsing never holds up fetching, writing or serving pages.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from contextlib import suppress
 from typing import IO, Any
 
 _LENGTH = struct.Struct("!Q")  # each message: its length, then a pickle
+NICENESS = 10  # how far below this process a child's priority is
 CLOSE_TIMEOUT = 30.0  # seconds a child may take to finish its job once told to stop
 PARENT_CHECK = 0.5  # seconds between a child's looks at whether its parent is there
 
@@ -58,6 +59,9 @@ def serve() -> None:
     """A child's loop: run each job read from standard input, answer on standard output."""
     # Ctrl-C in a terminal reaches the child too; the parent decides, and closes its input.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Parsing yields the CPU: fetching, writing the store and serving pages come first.
+    with suppress(OSError):
+        os.nice(NICENESS)
     threading.Thread(target=_end_with, args=(os.getppid(),), daemon=True).start()
     jobs = os.fdopen(os.dup(0), "rb")
     answers = os.fdopen(os.dup(1), "wb")

@@ -1,7 +1,7 @@
 """parse | clean for one body: the pipeline's CPU work, done in worker processes.
 
-A large pass runs ``parse_and_clean`` in one process per core but one (see ``pipeline`` and
-``processes``).
+A large pass runs ``parse_and_clean`` in one process per core, at a lower priority (see
+``pipeline`` and ``processes``).
 This module imports only what that work needs, so each worker starts small.
 """
 
