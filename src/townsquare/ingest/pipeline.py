@@ -148,7 +148,7 @@ class Ingest:
     def _use_processes(self, sources: int) -> None:
         """Large passes parse and clean on every core, in worker processes."""
         # One per core, each below this process in priority: fetching and writing the store
-        # come first, on any core, and parsing has what they leave (on 2 cores, a tenth
+        # come first, on any core, and parsing has what they leave (on 2 cores, an eighth
         # faster than one parsing process at the same priority as this one).
         cores = os.cpu_count() or 1
         if sources < PROCESSES_FROM or cores < 2:
