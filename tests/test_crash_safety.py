@@ -29,6 +29,7 @@ import pytest
 
 from conftest import FeedServer, Request, Response
 from townsquare.store import open_store
+from townsquare.store.search_text import search_text
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 FEEDS = 80
@@ -121,15 +122,22 @@ def check_consistent(db: str) -> int:
         ).fetchone()
         assert rows == unique
         # Every post is in the search index once, or waiting for it; the index holds
-        # nothing else.
+        # nothing else, and FTS5 finds it as the posts say.
+        conn.create_function("search_text", 1, search_text, deterministic=True)
+        conn.execute("INSERT INTO post_search (post_search, rank) VALUES ('integrity-check', 1)")
         assert conn.execute(
             """SELECT count(*) FROM posts p
-               WHERE (SELECT count(*) FROM post_search WHERE rowid = p.search_key)
+               WHERE (SELECT count(*) FROM search_rows r
+                      WHERE r.post_id = p.id AND r.search_key = p.search_key)
                      + (SELECT count(*) FROM search_pending q WHERE q.post_id = p.id) <> 1"""
         ).fetchone() == (0,)
         assert conn.execute(
-            "SELECT count(*) FROM post_search WHERE rowid NOT IN (SELECT search_key FROM posts)"
+            "SELECT count(*) FROM search_rows WHERE post_id NOT IN (SELECT id FROM posts)"
         ).fetchone() == (0,)
+        (indexed, rows) = conn.execute(
+            "SELECT (SELECT count(*) FROM post_search_docsize), (SELECT count(*) FROM search_rows)"
+        ).fetchone()
+        assert indexed == rows
         # Each source's state and posts agree with its fetch log.
         for source_id, fetched_at, status, failures in conn.execute(
             "SELECT id, last_fetched_at, status, consecutive_failures FROM sources"

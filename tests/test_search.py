@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +30,30 @@ from townsquare.store import search as store_search
 
 def day(n: int) -> datetime:
     return datetime(2026, 1, n, 9, tzinfo=UTC)
+
+
+def index_is_whole(store: Store) -> None:
+    """On SQLite, the search index is in step with the posts: FTS5 finds it sound and
+    as the posts' HTML and search_rows say; each post is in it once, under its search
+    key, or waiting for it; and it holds nothing else."""
+    if store.db.dialect != "sqlite":
+        return
+    store.db.execute("INSERT INTO post_search (post_search, rank) VALUES ('integrity-check', 1)")
+    out_of_step = store.db.fetchone(
+        """SELECT count(*) AS n FROM posts p
+           WHERE (SELECT count(*) FROM search_rows r
+                  WHERE r.post_id = p.id AND r.search_key = p.search_key)
+                 + (SELECT count(*) FROM search_pending q WHERE q.post_id = p.id) <> 1"""
+    )
+    counts = store.db.fetchone(
+        """SELECT (SELECT count(*) FROM post_search_docsize) AS indexed,
+                  (SELECT count(*) FROM search_rows) AS rows,
+                  (SELECT count(*) FROM search_rows
+                   WHERE post_id NOT IN (SELECT id FROM posts)) AS orphans"""
+    )
+    assert out_of_step is not None and counts is not None
+    assert (out_of_step["n"], counts["orphans"]) == (0, 0)
+    assert counts["indexed"] == counts["rows"]
 
 
 class Site(Blogs):
@@ -322,8 +347,10 @@ def test_edits_renames_and_recategorising_update_the_index(site: Site) -> None:
     )
     site.fetch()
     assert site.titles("discovery") == ["Alpha"]
+    index_is_whole(site.store)
     site.edit("Dis identity", [Entry("1", "Beta", "<p>Prototype findings.</p>", day(2))])
     site.fetch()
+    index_is_whole(site.store)
     assert site.titles("discovery") == []
     assert site.titles("prototype") == ["Beta"]
     assert site.titles("alpha") == []
@@ -331,11 +358,20 @@ def test_edits_renames_and_recategorising_update_the_index(site: Site) -> None:
     assert site.titles("prototype after:2026-01-02 before:2026-01-02") == ["Beta"]
 
     site.store.update_source(source.id, title="Identity assurance team")
+    index_is_whole(site.store)
     assert site.titles("assurance") == ["Beta"]
     assert site.titles("dis") == []
     site.store.set_source_categories(source.id, ["Security"])
+    index_is_whole(site.store)
     assert site.titles("category:security") == ["Beta"]
     assert site.titles("category:digital") == []
+    site.store.set_source_categories(source.id, ["Security", "Digital", "Identity"])
+    index_is_whole(site.store)
+    assert site.titles("category:digital") == site.titles("category:identity") == ["Beta"]
+    site.store.set_source_categories(source.id, [])
+    index_is_whole(site.store)
+    assert site.titles("category:security") == []
+    assert site.titles("prototype") == ["Beta"]
 
 
 def test_hidden_and_duplicate_posts_never_appear(site: Site) -> None:
@@ -373,20 +409,24 @@ def test_hidden_and_duplicate_posts_never_appear(site: Site) -> None:
     ]
     assert found.total == 2
 
+    index_is_whole(site.store)
     drill = found.hits[0].post.id
     site.store.hide_post(drill, "Taken down at the author's request", datetime.now(UTC))
+    index_is_whole(site.store)
     assert site.titles("misinformation") == ["Misinformation playbook"]
     assert site.titles("drill") == []
     assert site.titles("-nothing") == ["Misinformation playbook"]
     assert site.search("misinformation").total == 1
 
     site.store.show_post(drill)
+    index_is_whole(site.store)
     assert sorted(site.titles("misinformation")) == [
         "Misinformation drill",
         "Misinformation playbook",
     ]
 
     site.store.remove_source(original.id)  # the copy is all that is left: it shows
+    index_is_whole(site.store)
     found = site.search("misinformation")
     assert [(h.post.title, h.post.source_title) for h in found.hits] == [
         ("Misinformation playbook", "Govplatforms")
@@ -440,13 +480,52 @@ def test_open_store_builds_a_missing_index(server: FeedServer, config: Config) -
         site.blog("Little Shapton", [Entry("1", "Allotments", "<p>Waiting list.</p>", day(1))])
         site.fetch()
         merging = store.db.fetchone("SELECT v FROM post_search_config WHERE k = 'automerge'")
-        store.db.execute("DELETE FROM post_search")
+        store.db.execute("INSERT INTO post_search (post_search) VALUES ('delete-all')")
+        store.db.execute("DELETE FROM search_rows")
         assert store.search_index_missing()
     with open_store(config.db) as store:
         assert [h.post.title for h in search(store, "allotments").hits] == ["Allotments"]
         # Rebuilding merges once at the end, then leaves the index merging as before.
         after = store.db.fetchone("SELECT v FROM post_search_config WHERE k = 'automerge'")
         assert merging is not None and after is not None and after["v"] == merging["v"] == 8
+        index_is_whole(store)
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="FTS5 is SQLite's; PostgreSQL uses a trigger")
+def test_a_database_whose_index_kept_its_own_text_is_indexed_again(config: Config) -> None:
+    """Upgrading from the index of migration 0008, which kept a copy of each text."""
+    from yoyo import get_backend, read_migrations
+
+    from townsquare.store.db import _migrations_dir
+
+    backend = get_backend(f"sqlite:///{config.db}")
+    older = read_migrations(str(_migrations_dir("sqlite"))).filter(lambda m: m.id < "0013")
+    with backend.lock():
+        backend.apply_migrations(backend.to_apply(older))
+    backend.connection.close()
+    with sqlite3.connect(config.db) as conn:
+        conn.execute(
+            "INSERT INTO sources (id, url, title, slug, created_at)"
+            " VALUES (1, 'https://shapton.example/feed', 'Little Shapton', 'little-shapton',"
+            " '2026-01-01 00:00:00')"
+        )
+        conn.execute(
+            """INSERT INTO posts (id, source_id, guid, title, published, first_seen,
+                   last_changed, content_html, summary_html, content_hash)
+               VALUES (1, 1, 'a', 'Allotments', '2026-01-02 00:00:00', '2026-01-02 00:00:00',
+                   '2026-01-02 00:00:00', '<p>The waiting list is long.</p>', '', 'h')"""
+        )
+        conn.execute(
+            """INSERT INTO post_search (rowid, title, body, blog, author, tags)
+               SELECT search_key, title, 'The waiting list is long.', 'Little Shapton', '',
+                      'all s1' FROM posts"""
+        )
+    conn.close()
+    with open_store(config.db) as store:
+        (hit,) = search(store, "waiting").hits
+        assert hit.post.title == "Allotments"
+        assert hit.snippet_html == "The <mark>waiting</mark> list is long."
+        index_is_whole(store)
 
 
 # --- SQLite only: posts waiting for the index -----------------------------------------
@@ -510,6 +589,7 @@ def test_posts_hidden_or_deleted_while_waiting_for_the_index(site: Site) -> None
     assert site.titles("allotments") == ["Allotments"]
     assert site.titles("compost") == []
     assert site.store.index_pending(later) == 0
+    index_is_whole(site.store)
 
 
 @pytest.mark.skipif(BACKEND != "sqlite", reason="FTS5 is SQLite's; PostgreSQL uses a trigger")
@@ -526,6 +606,7 @@ def test_a_post_edited_by_another_writer_while_waiting_is_indexed_as_it_is_now(
         assert store.index_pending(first) == 1  # the first writer's text is out of date
         assert site.titles("greenhouses") == ["Allotments"]
         assert site.titles("old") == []
+        index_is_whole(store)
 
 
 def test_the_writer_indexes_what_it_stored_once_nothing_more_comes(

@@ -286,7 +286,9 @@ def text_of(safe_html: str) -> str:
     """The words a reader sees in HTML that ``sanitize_html`` made: tags become spaces
     and entities are decoded; runs of space are left as they are (whoever shows the
     text closes them up).  Several times faster than ``plain_text``, which must also
-    cope with scripts, styles and control characters."""
+    cope with scripts, styles and control characters.  The search index reads this
+    again to take a post out of it (``store.search_text``): a change to what it gives
+    needs a migration that indexes every post again."""
     text = _SAFE_TAG.sub(" ", safe_html) if "<" in safe_html else safe_html
     return html.unescape(text) if "&" in text else text  # "&#2;" and the like decode to ""
 

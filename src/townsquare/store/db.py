@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import StoreError
+from .search_text import search_text
 
 Row = Mapping[str, Any]
 Params = Sequence[object] | Mapping[str, object]
@@ -222,6 +223,8 @@ class SQLiteDatabase(BaseDatabase):
                 timeout=30,
             )
             self._conn.row_factory = _row_dict
+            # The search index reads each post's text through it (migration 0013).
+            self._conn.create_function("search_text", 1, search_text, deterministic=True)
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=30000")

@@ -1,6 +1,8 @@
 """Keeping the search index in step with the posts.
 
-On SQLite the index is the FTS5 table ``post_search`` (migration 0008).
+On SQLite the index is the FTS5 table ``post_search`` (migrations 0008 and
+0013), and ``search_rows`` holds what each post in it was indexed with, but for
+its text, which FTS5 reads from the post's HTML (``search_text``) when it needs it.
 Only the text needs Python (``text_of`` the HTML, made while cleaning, in
 the worker processes), so the store marks a post as waiting for the index
 whenever it writes the post's text, after an insert or an edit, and
@@ -18,12 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from ..ingest.clean import text_of
 from ..model import CleanPost
 from .db import Row
+from .search_text import MAX_TEXT, search_text
 from .sources import SourceStore
 
-MAX_TEXT = 500_000  # characters of a post's text that are searchable (PostgreSQL: of its HTML)
 _CHUNK = 400
 _REBUILD_BATCH = 2_000
 _REBUILD_CACHE_KB = 256_000
@@ -74,7 +75,7 @@ class SearchIndex(SourceStore):
                 for r in self.db.fetchall(
                     f"SELECT id, content_html FROM posts WHERE id IN ({marks})", chunk
                 ):
-                    chosen[r["id"]] = text_of(r["content_html"])
+                    chosen[r["id"]] = search_text(r["content_html"])
             self._write_rows(rows, chosen)
             self.db.execute("DELETE FROM search_pending")
         return len(rows)
@@ -86,9 +87,30 @@ class SearchIndex(SourceStore):
         return self.db.fetchone("SELECT 1 AS x FROM search_pending LIMIT 1") is not None
 
     def _write_rows(self, rows: list[Row], texts: Mapping[int, str | None]) -> None:
+        # A post in the index already (written again with nothing changed) leaves it
+        # first, as FTS5 needs: while its row in search_rows says what it holds.
+        ids = [r["post_id"] for r in rows]
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            there = self.db.fetchall(
+                f"SELECT search_key FROM search_rows WHERE post_id IN ({marks})", chunk
+            )
+            if there:
+                self.db.executemany(
+                    "DELETE FROM post_search WHERE rowid = ?", [(r["search_key"],) for r in there]
+                )
+                self.db.execute(f"DELETE FROM search_rows WHERE post_id IN ({marks})", chunk)
         # In rowid order: FTS5 writes out what it holds whenever a rowid comes in lower
         # than the last, and a segment per post would make indexing several times slower.
         rows.sort(key=lambda r: int(r["search_key"]))
+        self.db.executemany(
+            "INSERT INTO search_rows (search_key, post_id, title, blog, author, tags)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (r["search_key"], r["post_id"], r["title"], r["blog"], r["author"], r["tags"])
+                for r in rows
+            ],
+        )
         self.db.executemany(
             "INSERT INTO post_search (rowid, title, body, blog, author, tags)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -106,12 +128,13 @@ class SearchIndex(SourceStore):
         )
 
     def search_index_missing(self) -> bool:
-        """True when there are posts but no search index (a database made before search)."""
+        """True when there are posts but no search index (a database made before search,
+        or before migration 0013)."""
         if self.db.dialect != "sqlite":
             return False
         return (
             self.db.fetchone("SELECT 1 AS x FROM posts LIMIT 1") is not None
-            and self.db.fetchone("SELECT 1 AS x FROM post_search LIMIT 1") is None
+            and self.db.fetchone("SELECT 1 AS x FROM search_rows LIMIT 1") is None
         )
 
     def rebuild_search_index(self, progress: Callable[[int, int], None] | None = None) -> int:
@@ -127,7 +150,8 @@ class SearchIndex(SourceStore):
             # Put back after: migration 0012's setting.
             merging = self.db.fetchone("SELECT v FROM post_search_config WHERE k = 'automerge'")
             assert merging is not None
-            self.db.execute("DELETE FROM post_search")
+            self.db.execute("INSERT INTO post_search (post_search) VALUES ('delete-all')")
+            self.db.execute("DELETE FROM search_rows")
             self.db.execute("DELETE FROM search_pending")
             self.db.execute("INSERT INTO post_search (post_search, rank) VALUES ('automerge', 0)")
             while True:
@@ -138,7 +162,7 @@ class SearchIndex(SourceStore):
                 if not rows:
                     break
                 last = rows[-1]["post_id"]
-                self._write_rows(rows, {r["post_id"]: text_of(r["content_html"]) for r in rows})
+                self._write_rows(rows, {r["post_id"]: search_text(r["content_html"]) for r in rows})
                 done += len(rows)
                 if progress:
                     progress(done, total)
