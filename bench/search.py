@@ -249,7 +249,7 @@ def index_missing(path: str) -> bool:
     try:
         return bool(
             conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone()
-            and not conn.execute("SELECT 1 FROM post_search LIMIT 1").fetchone()
+            and not conn.execute("SELECT 1 FROM search_rows LIMIT 1").fetchone()
         )
     finally:
         conn.close()
@@ -351,12 +351,12 @@ def sizes(path: str) -> dict[str, int]:
     rows = conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall()
     conn.close()
     by_name = dict(rows)
-    fts = sum(v for k, v in by_name.items() if k.startswith("post_search"))
+    fts = sum(v for k, v in by_name.items() if k.startswith(("post_search", "search_rows")))
     return {
         "file": os.path.getsize(path),
         "posts_table": by_name.get("posts", 0),
         "search_index": by_name.get("post_search_data", 0) + by_name.get("post_search_idx", 0),
-        "search_text": by_name.get("post_search_content", 0),
+        "search_rows": by_name.get("search_rows", 0),
         "search_all": fts,
     }
 
@@ -415,8 +415,9 @@ def _print(report: dict[str, object]) -> None:
         print(f"Index build: {report['index_build_s']:.0f} s")
     print(
         f"Database {s['file'] / mb:,.0f} MB: posts {s['posts_table'] / mb:,.0f} MB, "
-        f"search index {s['search_index'] / mb:,.0f} MB, its stored text "
-        f"{s['search_text'] / mb:,.0f} MB, all search tables {s['search_all'] / mb:,.0f} MB"
+        f"search index {s['search_index'] / mb:,.0f} MB, what each row was indexed with "
+        f"but its text {s['search_rows'] / mb:,.0f} MB, all search tables "
+        f"{s['search_all'] / mb:,.0f} MB"
     )
     timed: dict[str, dict[str, float]] = report["queries"]  # type: ignore[assignment]
     floor: dict[str, float] = report["floor_ms"]  # type: ignore[assignment]
