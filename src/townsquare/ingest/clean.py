@@ -249,7 +249,7 @@ def sanitize_html(fragment: str | None, base: str) -> str:
     if not fragment:
         return ""
     fragment = fragment[:MAX_HTML]
-    if fragment.count("<") > MAX_HTML_TAGS:
+    if len(fragment) > MAX_HTML_TAGS and fragment.count("<") > MAX_HTML_TAGS:
         fragment = "<".join(fragment.split("<", MAX_HTML_TAGS)[:MAX_HTML_TAGS])
     safe = _fix_attributes(_CLEANER.clean(fragment).strip(), base)
     if "<img " in safe:
