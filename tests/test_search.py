@@ -492,7 +492,9 @@ def test_open_store_builds_a_missing_index(server: FeedServer, config: Config) -
 
 
 @pytest.mark.skipif(BACKEND != "sqlite", reason="FTS5 is SQLite's; PostgreSQL uses a trigger")
-def test_a_database_whose_index_kept_its_own_text_is_indexed_again(config: Config) -> None:
+def test_a_database_whose_index_kept_its_own_text_is_indexed_again(
+    config: Config, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Upgrading from the index of migration 0008, which kept a copy of each text."""
     from yoyo import get_backend, read_migrations
 
@@ -522,6 +524,7 @@ def test_a_database_whose_index_kept_its_own_text_is_indexed_again(config: Confi
         )
     conn.close()
     with open_store(config.db) as store:
+        assert "Indexing every post for search, once after an upgrade" in capsys.readouterr().err
         (hit,) = search(store, "waiting").hits
         assert hit.post.title == "Allotments"
         assert hit.snippet_html == "The <mark>waiting</mark> list is long."

@@ -9,6 +9,7 @@ up to date (and, on SQLite, builds the search index for posts stored before ther
 
 from __future__ import annotations
 
+import sys
 from contextlib import AbstractContextManager
 
 from .accounts import AccountStore, AuditEntry, Curator, Session
@@ -87,6 +88,12 @@ class Store(
 def open_store(url: str) -> Store:
     store = Store(connect(url))
     if store.search_index_missing():
+        # Once, after an upgrade that changed the index: say so, as it takes a while.
+        print(
+            "Indexing every post for search, once after an upgrade "
+            "(about half a second for each 1,000 posts)...",
+            file=sys.stderr,
+        )
         store.rebuild_search_index()
     elif store.search_pending():  # left by a pass that stopped before indexing them
         store.index_pending()
