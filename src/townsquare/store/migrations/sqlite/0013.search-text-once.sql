@@ -2,7 +2,7 @@
 -- depends: 0012.search-merge
 --
 -- FTS5 kept a copy of every post's text beside its index: a third of the database
--- (200 MB of 606 MB for 1,000 blogs), and the largest part of what a first pass
+-- (200 MB of 606 MB for 1,000 blogs), and a large part of what a first pass
 -- writes.  The text is made from the post's HTML (``text_of``), so the index now
 -- reads it from there when a search asks for a snippet, through the SQL function
 -- ``search_text``, which the store adds to each of its connections.
