@@ -553,6 +553,20 @@ def _waiting(
     return later
 
 
+def test_a_post_in_the_index_that_waits_for_it_again_is_indexed_once(site: Site) -> None:
+    if site.store.db.dialect != "sqlite":
+        pytest.skip("FTS5 is SQLite's; PostgreSQL uses a trigger")
+    site.blog("Little Shapton", [Entry("1", "Allotments", "<p>Waiting list.</p>", day(1))])
+    site.fetch()
+    (post,) = site.store.river(limit=10)
+    site.store.db.execute("INSERT INTO search_pending (post_id) VALUES (?)", (post.id,))
+    index_is_whole(site.store)
+    assert site.store.index_pending() == 1
+    index_is_whole(site.store)
+    found = site.search("allotments")
+    assert (found.total, [h.post.title for h in found.hits]) == (1, ["Allotments"])
+
+
 @pytest.mark.skipif(BACKEND != "sqlite", reason="FTS5 is SQLite's; PostgreSQL uses a trigger")
 def test_posts_left_waiting_for_the_index_are_indexed_when_the_store_opens(
     server: FeedServer, config: Config

@@ -87,19 +87,7 @@ class SearchIndex(SourceStore):
         return self.db.fetchone("SELECT 1 AS x FROM search_pending LIMIT 1") is not None
 
     def _write_rows(self, rows: list[Row], texts: Mapping[int, str | None]) -> None:
-        # A post in the index already (written again with nothing changed) leaves it
-        # first, as FTS5 needs: while its row in search_rows says what it holds.
-        ids = [r["post_id"] for r in rows]
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            there = self.db.fetchall(
-                f"SELECT search_key FROM search_rows WHERE post_id IN ({marks})", chunk
-            )
-            if there:
-                self.db.executemany(
-                    "DELETE FROM post_search WHERE rowid = ?", [(r["search_key"],) for r in there]
-                )
-                self.db.execute(f"DELETE FROM search_rows WHERE post_id IN ({marks})", chunk)
+        # A post waiting for the index is not in it (migration 0013's triggers).
         # In rowid order: FTS5 writes out what it holds whenever a rowid comes in lower
         # than the last, and a segment per post would make indexing several times slower.
         rows.sort(key=lambda r: int(r["search_key"]))

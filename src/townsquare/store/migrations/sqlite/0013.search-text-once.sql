@@ -34,8 +34,10 @@ CREATE TABLE search_rows (
     tags TEXT NOT NULL
 );
 
+-- What FTS5 reads; source_id picks a blog's rows for the triggers below.
 CREATE VIEW post_search_content AS
-SELECT r.search_key, r.title, search_text(p.content_html) AS body, r.blog, r.author, r.tags
+SELECT r.search_key, r.title, search_text(p.content_html) AS body, r.blog, r.author, r.tags,
+       p.source_id
 FROM search_rows r JOIN posts p ON p.id = r.post_id;
 
 CREATE VIRTUAL TABLE post_search USING fts5 (
@@ -61,6 +63,14 @@ ON posts BEGIN
     DELETE FROM search_rows WHERE post_id = old.id;
 END;
 
+-- A post waiting for the index is not in it, however it came to wait.
+CREATE TRIGGER search_pending_out AFTER INSERT ON search_pending
+WHEN EXISTS (SELECT 1 FROM search_rows WHERE post_id = new.post_id) BEGIN
+    DELETE FROM post_search
+    WHERE rowid = (SELECT search_key FROM search_rows WHERE post_id = new.post_id);
+    DELETE FROM search_rows WHERE post_id = new.post_id;
+END;
+
 -- Hiding a post, or marking it a duplicate, changes its tags: out with the old row,
 -- in with the new.
 CREATE TRIGGER post_search_visibility AFTER UPDATE OF hidden_reason, duplicate_of ON posts
@@ -83,9 +93,8 @@ WHEN new.title IS NOT old.title BEGIN
     UPDATE search_rows SET blog = new.title
     WHERE post_id IN (SELECT id FROM posts WHERE source_id = new.id);
     INSERT INTO post_search (rowid, title, body, blog, author, tags)
-    SELECT c.search_key, c.title, c.body, c.blog, c.author, c.tags
-    FROM post_search_content c JOIN search_rows r ON r.search_key = c.search_key
-    WHERE r.post_id IN (SELECT id FROM posts WHERE source_id = new.id);
+    SELECT search_key, title, body, blog, author, tags FROM post_search_content
+    WHERE source_id = new.id;
 END;
 
 CREATE TRIGGER post_search_category_added AFTER INSERT ON source_categories BEGIN
@@ -94,9 +103,8 @@ CREATE TRIGGER post_search_category_added AFTER INSERT ON source_categories BEGI
     SET tags = (SELECT v.tags FROM post_search_source v WHERE v.post_id = search_rows.post_id)
     WHERE post_id IN (SELECT id FROM posts WHERE source_id = new.source_id);
     INSERT INTO post_search (rowid, title, body, blog, author, tags)
-    SELECT c.search_key, c.title, c.body, c.blog, c.author, c.tags
-    FROM post_search_content c JOIN search_rows r ON r.search_key = c.search_key
-    WHERE r.post_id IN (SELECT id FROM posts WHERE source_id = new.source_id);
+    SELECT search_key, title, body, blog, author, tags FROM post_search_content
+    WHERE source_id = new.source_id;
 END;
 
 CREATE TRIGGER post_search_category_removed AFTER DELETE ON source_categories BEGIN
@@ -105,7 +113,6 @@ CREATE TRIGGER post_search_category_removed AFTER DELETE ON source_categories BE
     SET tags = (SELECT v.tags FROM post_search_source v WHERE v.post_id = search_rows.post_id)
     WHERE post_id IN (SELECT id FROM posts WHERE source_id = old.source_id);
     INSERT INTO post_search (rowid, title, body, blog, author, tags)
-    SELECT c.search_key, c.title, c.body, c.blog, c.author, c.tags
-    FROM post_search_content c JOIN search_rows r ON r.search_key = c.search_key
-    WHERE r.post_id IN (SELECT id FROM posts WHERE source_id = old.source_id);
+    SELECT search_key, title, body, blog, author, tags FROM post_search_content
+    WHERE source_id = old.source_id;
 END;
