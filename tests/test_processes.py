@@ -10,11 +10,14 @@ import sys
 import textwrap
 import time
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from townsquare.ingest.processes import NICENESS, ParsingProcesses, WorkerGoneError
+from townsquare.ingest.read import parse_and_clean
+from townsquare.model import FetchOutcome, FetchResult
 
 
 def _gone(pid: int) -> bool:
@@ -130,3 +133,27 @@ def test_no_child_outlives_a_parent_killed_with_kill_dash_nine(tmp_path: Path) -
         parent.wait()
         if parent.stdout is not None:
             parent.stdout.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc")
+def test_a_child_that_has_read_a_feed_has_not_loaded_openssl() -> None:
+    """Each parsing process stays small: OpenSSL (3 MB in each) is for connections, which
+    only the main process makes."""
+    feed = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title>'
+        b"<item><guid>1</guid><title>Weeknotes</title><description>&lt;p&gt;Hello&lt;/p&gt;"
+        b"</description></item></channel></rss>"
+    )
+    result = FetchResult(
+        url="https://blog.example/feed", final_url="https://blog.example/feed",
+        outcome=FetchOutcome.OK, status=200, body=feed, content_type="application/rss+xml",
+    )  # fmt: skip
+    pool = ParsingProcesses(1)
+    try:
+        cleaned = pool.submit(parse_and_clean, result, datetime.now(UTC)).result(timeout=30)
+        maps = pool.submit(Path("/proc/self/maps").read_text).result(timeout=30)
+    finally:
+        pool.shutdown()
+    assert [p.title for p in cleaned.posts] == ["Weeknotes"]
+    assert "libcrypto" not in maps
+    assert "libssl" not in maps

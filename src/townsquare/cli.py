@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from . import __version__
 from .config import Config, default_value, load
 from .errors import InputError, TownsquareError
+from .heap import tune_heap
 from .ingest.clean import plain_text
 from .model import Frequency, Post, Source
 from .search import SearchResults, Sort, search
@@ -950,6 +951,7 @@ def _listen_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    tune_heap()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

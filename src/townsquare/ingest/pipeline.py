@@ -67,7 +67,6 @@ from ..store.claims import new_owner
 from .extract import MAX_PAGES, article_html, is_article_page, with_article
 from .fetch import Fetcher
 from .filter import filter_posts
-from .heap import give_back_large_blocks
 from .processes import ParsingProcesses
 from .read import Cleaned, parse_and_clean
 from .schedule import decide, pace_by_host
@@ -154,7 +153,6 @@ class Ingest:
         if sources < PROCESSES_FROM or cores < 2:
             return
         if self._processes is None:
-            give_back_large_blocks()
             self._processes = ParsingProcesses(cores)
         self._pool = self._processes
 
