@@ -3,6 +3,7 @@
     python bench/ingest.py                      # 1,000 feeds, every system
     python bench/ingest.py --scales 100,1000,5000 --out results.json
     python bench/ingest.py --feeds 100 --only reader,floor --workers 4
+    python bench/ingest.py --feeds 1000 --rounds 3 --workers 1   # medians of 3 rounds
 
 One run generates (or reuses) a seeded corpus of realistic feeds, serves it from
 a local aiohttp server in its own process, then for each scale measures:
@@ -32,6 +33,7 @@ import select
 import shlex
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -302,6 +304,7 @@ class ScaleResult:
     feeds: int
     posts: int
     corpus_mb: float
+    round: int = 1  # of --rounds at this scale
     steps: list[Step] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -479,7 +482,7 @@ def townsquare_available(ctx: Ctx) -> tuple[str | None, Run | None]:
 
 def measure_townsquare(ctx: Ctx, res: ScaleResult, opml: Path) -> None:
     n, posts = res.feeds, res.posts
-    d = ctx.work / f"townsquare-{n}"
+    d = ctx.work / f"townsquare-{n}-r{res.round}"
     d.mkdir()
     db = d / "townsquare.db"
     ts = [*ctx.townsquare_cmd, "--db", str(db)]
@@ -509,7 +512,7 @@ def measure_reader(
     ctx: Ctx, res: ScaleResult, urls_file: Path, workers: int, tag: str = ""
 ) -> None:
     n, posts = res.feeds, res.posts
-    d = ctx.work / f"reader-{n}-w{workers}{tag}"
+    d = ctx.work / f"reader-{n}-w{workers}-r{res.round}{tag}"
     d.mkdir()
     db = d / "reader.sqlite"
     w = [ctx.python, str(HERE / "workers.py")]
@@ -614,8 +617,10 @@ def print_report(
             f"(peak RSS {townsquare_startup['peak_rss_mb']:.0f} MB): "
             "the start-up cost in each townsquare step."
         )
+    rounds = max(r.round for r in results) if results else 1
     for res in results:
-        p(f"\n== {res.feeds:,} feeds, {res.posts:,} posts, {res.corpus_mb:.1f} MB of feeds ==")
+        of = f", round {res.round} of {rounds}" if rounds > 1 else ""
+        p(f"\n== {res.feeds:,} feeds, {res.posts:,} posts, {res.corpus_mb:.1f} MB of feeds{of} ==")
         head = (
             f"{'system':<12}{'step':<13}{'wall s':>9}{'inner s':>9}{'feeds/s':>10}"
             f"{'posts/s':>10}{'peak RSS MB':>13}{'all procs':>11}{'all PSS':>9}{'CPU s':>8}"
@@ -675,17 +680,52 @@ def print_report(
                 f"{both / ours.wall_s:.2f}×"
             )
 
+    if rounds > 1:
+        print_medians(results)
     p("\nscaling: ms per feed")
     cols = [(sys_, step) for sys_ in SYSTEMS for step in ("first", "unchanged")]
     cols = [c for c in cols if any(r.get(*c) for r in results)]
     p(f"{'feeds':>8}" + "".join(f"{f'{a} {b}':>22}" for a, b in cols))
     for res in results:
+        if res.round != 1:
+            continue
         cells = []
         for c in cols:
             st = res.get(*c)
             ms = 1000 * st.wall_s / res.feeds if st and st.wall_s else None
             cells.append(_f(ms, "22.2f"))
         p(f"{res.feeds:>8}" + "".join(cells))
+
+
+def print_medians(results: list[ScaleResult]) -> None:
+    """Each ratio's median over the rounds at a scale, with its range: the machine's speed
+    drifts between steps, and a ratio taken within each round, then the median, is steadier
+    than any one round's."""
+    p = print
+    p("\nratios over the rounds (each taken within its round): median (lowest–highest)")
+    for n in sorted({r.feeds for r in results}):
+        rounds = [r for r in results if r.feeds == n]
+        p(f"  {n:,} feeds, {len(rounds)} rounds")
+        for label, a, b in (
+            ("reader ÷ townsquare", "reader", "townsquare"),
+            ("townsquare ÷ floor", "townsquare", "floor"),
+        ):
+            for step in ("first", "unchanged"):
+                for inner in (False, True):
+                    values = []
+                    for r in rounds:
+                        x, y = r.get(a, step), r.get(b, step)
+                        if x is None or y is None:
+                            continue
+                        num, den = (x.inner_s, y.inner_s) if inner else (x.wall_s, y.wall_s)
+                        if num and den:
+                            values.append(num / den)
+                    if values:
+                        kind = "inner" if inner else "wall"
+                        p(
+                            f"    {label:<22}{step:<10}{kind:<6}{statistics.median(values):6.2f}× "
+                            f"({min(values):.2f}–{max(values):.2f}×)"
+                        )
 
 
 # -- main ---------------------------------------------------------------------
@@ -741,6 +781,13 @@ def main(argv: list[str] | None = None) -> int:
         help="feeds used to pick reader's workers (default 200)",
     )
     ap.add_argument("--floor-concurrency", type=int, default=256)
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every system this many times at each scale, in turn, and give each "
+        "ratio's median over the rounds (default 1)",
+    )
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     ap.add_argument("--seed", type=int, default=corpus.DEFAULT_SEED)
     ap.add_argument(
@@ -841,22 +888,26 @@ def main(argv: list[str] | None = None) -> int:
                     )
             for n in scales:
                 ctx.timeout = a.timeout or 300 + n
-                res = ScaleResult(n, sum(m.n_posts for m in metas[:n]), sum(sizes[:n]) / 1e6)
-                log(f"=== {n} feeds: {res.posts} posts, {res.corpus_mb:.1f} MB")
                 urls_file = work / f"urls-{n}.txt"
                 urls_file.write_text("\n".join(all_urls[:n]) + "\n")
                 opml = work / f"feeds-{n}.opml"
                 opml.write_text(make_opml(all_urls[:n]))
-                if "floor" in a.only:
-                    measure_floor(ctx, res, urls_file, a.floor_concurrency)
-                if "townsquare" in a.only:
-                    if townsquare_skip:
-                        res.skipped["townsquare"] = townsquare_skip
-                    else:
-                        measure_townsquare(ctx, res, opml)
-                if "reader" in a.only and reader_workers is not None:
-                    measure_reader(ctx, res, urls_file, reader_workers)
-                results.append(res)
+                for round_ in range(1, a.rounds + 1):
+                    res = ScaleResult(
+                        n, sum(m.n_posts for m in metas[:n]), sum(sizes[:n]) / 1e6, round_
+                    )
+                    of = f", round {round_} of {a.rounds}" if a.rounds > 1 else ""
+                    log(f"=== {n} feeds: {res.posts} posts, {res.corpus_mb:.1f} MB{of}")
+                    if "floor" in a.only:
+                        measure_floor(ctx, res, urls_file, a.floor_concurrency)
+                    if "townsquare" in a.only:
+                        if townsquare_skip:
+                            res.skipped["townsquare"] = townsquare_skip
+                        else:
+                            measure_townsquare(ctx, res, opml)
+                    if "reader" in a.only and reader_workers is not None:
+                        measure_reader(ctx, res, urls_file, reader_workers)
+                    results.append(res)
     except KeyboardInterrupt:
         log("interrupted")
         return 130
