@@ -259,3 +259,24 @@ def test_killed_while_holding_the_migration_lock(tmp_path: Path, migrated: bool)
     assert fetch.returncode == 0, err.decode()
     assert "No blogs were due" in out.decode()
     assert time.monotonic() - began < 5  # no waiting for yoyo's ten-second lock timeout
+
+
+def test_an_up_to_date_database_opens_without_the_migration_tool(tmp_path: Path) -> None:
+    """Every command opens the store; when no migration is missing, that is one query of
+    yoyo's table, and yoyo itself is not loaded."""
+    db = str(tmp_path / "townsquare.db")
+    code = (
+        "import sys\n"
+        "from townsquare.store import open_store\n"
+        f"open_store({db!r}).close()\n"
+        "print('yoyo' in sys.modules)\n"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env())
+        for _ in range(2)
+    ]
+    assert [r.stdout for r in runs] == ["True\n", "False\n"], [r.stderr for r in runs]
+    with sqlite3.connect(db) as conn:
+        applied = {r[0] for r in conn.execute("SELECT migration_id FROM _yoyo_migration")}
+    conn.close()
+    assert "0013.search-text-once" in applied
