@@ -26,6 +26,7 @@ project's .venv by default).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -593,11 +594,23 @@ def _f(v: float | None, fmt: str) -> str:
     return format(v, fmt)
 
 
-def _ratio(a: Step | None, b: Step | None, *, inner: bool = False) -> str:
+RATIOS = (
+    ("reader ÷ townsquare", "reader", "townsquare"),
+    ("townsquare ÷ floor", "townsquare", "floor"),
+    ("reader ÷ floor", "reader", "floor"),
+)
+
+
+def _ratio_value(a: Step | None, b: Step | None, *, inner: bool = False) -> float | None:
     if a is None or b is None:
-        return "—"
+        return None
     x, y = (a.inner_s, b.inner_s) if inner else (a.wall_s, b.wall_s)
-    return "—" if not x or not y else f"{x / y:.2f}×"
+    return x / y if x and y else None
+
+
+def _ratio(a: Step | None, b: Step | None, *, inner: bool = False) -> str:
+    value = _ratio_value(a, b, inner=inner)
+    return "—" if value is None else f"{value:.2f}×"
 
 
 def print_report(
@@ -660,11 +673,7 @@ def print_report(
         g = res.get
         hd = ("wall: first", "unchanged", "inner: first", "unchanged")
         p(f"{'ratios':<24}{hd[0]:>12}{hd[1]:>11}{hd[2]:>14}{hd[3]:>11}")
-        for label, a, b in (
-            ("reader ÷ townsquare", "reader", "townsquare"),
-            ("townsquare ÷ floor", "townsquare", "floor"),
-            ("reader ÷ floor", "reader", "floor"),
-        ):
+        for label, a, b in RATIOS:
             cells = [
                 _ratio(g(a, step), g(b, step), inner=inner)
                 for inner in (False, True)
@@ -706,26 +715,17 @@ def print_medians(results: list[ScaleResult]) -> None:
     for n in sorted({r.feeds for r in results}):
         rounds = [r for r in results if r.feeds == n]
         p(f"  {n:,} feeds, {len(rounds)} rounds")
-        for label, a, b in (
-            ("reader ÷ townsquare", "reader", "townsquare"),
-            ("townsquare ÷ floor", "townsquare", "floor"),
+        for (label, a, b), step, inner in itertools.product(
+            RATIOS, ("first", "unchanged"), (False, True)
         ):
-            for step in ("first", "unchanged"):
-                for inner in (False, True):
-                    values = []
-                    for r in rounds:
-                        x, y = r.get(a, step), r.get(b, step)
-                        if x is None or y is None:
-                            continue
-                        num, den = (x.inner_s, y.inner_s) if inner else (x.wall_s, y.wall_s)
-                        if num and den:
-                            values.append(num / den)
-                    if values:
-                        kind = "inner" if inner else "wall"
-                        p(
-                            f"    {label:<22}{step:<10}{kind:<6}{statistics.median(values):6.2f}× "
-                            f"({min(values):.2f}–{max(values):.2f}×)"
-                        )
+            ratios = (_ratio_value(r.get(a, step), r.get(b, step), inner=inner) for r in rounds)
+            values = [v for v in ratios if v is not None]
+            if values:
+                kind = "inner" if inner else "wall"
+                p(
+                    f"    {label:<22}{step:<10}{kind:<6}{statistics.median(values):6.2f}× "
+                    f"({min(values):.2f}–{max(values):.2f}×)"
+                )
 
 
 # -- main ---------------------------------------------------------------------

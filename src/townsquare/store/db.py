@@ -85,7 +85,7 @@ def _migrations_dir(dialect: str) -> Path:
 
 def _all_applied(conn: sqlite3.Connection) -> bool:
     """True when every migration is recorded as applied in yoyo's own table: the check
-    that every start makes, without importing yoyo (a twentieth of a second)."""
+    that every start makes, without importing yoyo (60–80 ms)."""
     try:
         applied = {row[0] for row in conn.execute("SELECT migration_id FROM _yoyo_migration")}
     except sqlite3.OperationalError:  # no such table: a new database
