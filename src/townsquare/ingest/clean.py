@@ -258,7 +258,9 @@ def sanitize_html(fragment: str | None, base: str) -> str:
     if len(fragment) > MAX_HTML_TAGS and fragment.count("<") > MAX_HTML_TAGS:
         fragment = "<".join(fragment.split("<", MAX_HTML_TAGS)[:MAX_HTML_TAGS])
     safe = _fix_attributes(_CLEANER.clean(fragment).strip(), base)
-    if "<img " in safe:
+    # A tracking image is 0 or 1 pixel wide or high; most posts have no such value at all,
+    # and looking for one is a tenth of the cost of reading every image.
+    if "<img " in safe and ('="0"' in safe or '="1"' in safe):
         safe = _IMG.sub(_drop_tracking_image, safe)
     # The sanitiser keeps control characters, and makes them of references such as "&#2;":
     # they have no place in a page, break XML and would pass for search's match marks.

@@ -271,6 +271,41 @@ def _child_text(parent: etree._Element, *tags: str) -> str | None:
     return None
 
 
+class _Children:
+    """An element's child elements by tag, gathered in one pass.  An entry is asked about
+    a dozen tags or more, and a ``find`` for each costs several times what reading all
+    its children once does."""
+
+    __slots__ = ("_by_tag",)
+
+    def __init__(self, parent: etree._Element) -> None:
+        by_tag: dict[str, list[etree._Element]] = {}
+        for child in parent:
+            tag = child.tag
+            if isinstance(tag, str):  # not a comment or processing instruction
+                by_tag.setdefault(tag, []).append(child)
+        self._by_tag = by_tag
+
+    def __contains__(self, tag: str) -> bool:
+        return tag in self._by_tag
+
+    def first(self, tag: str) -> etree._Element | None:
+        found = self._by_tag.get(tag)
+        return found[0] if found else None
+
+    def all(self, tag: str) -> list[etree._Element]:
+        return self._by_tag.get(tag, [])
+
+    def text(self, *tags: str) -> str | None:
+        """Like ``_child_text``: the text of the first child with the first of ``tags``
+        that has any."""
+        for tag in tags:
+            found = _text(self.first(tag))
+            if found:
+                return found
+        return None
+
+
 def _base(el: etree._Element, fallback: str) -> str:
     try:
         base = el.base
@@ -402,8 +437,8 @@ def _parse_rss(root: etree._Element, url: str) -> ParsedFeed:
         link=_site_link(channel, base),
         description=_child_text(channel, "description"),
         entries=tuple(_rss_item(item, base) for item in items),
-        hub_links=_atom_links(channel, "hub", base),
-        self_link=next(iter(_atom_links(channel, "self", base)), None),
+        hub_links=_atom_links(channel.findall(ATOM + "link"), "hub", base),
+        self_link=next(iter(_atom_links(channel.findall(ATOM + "link"), "self", base)), None),
     )
 
 
@@ -411,13 +446,13 @@ def _site_link(channel: etree._Element, base: str) -> str | None:
     for el in channel.findall("link"):
         if el.text and el.text.strip():
             return urljoin(base, el.text.strip())
-    alternate = _atom_links(channel, "alternate", base)
+    alternate = _atom_links(channel.findall(ATOM + "link"), "alternate", base)
     return alternate[0] if alternate else None
 
 
-def _atom_links(parent: etree._Element, rel: str, base: str) -> tuple[str, ...]:
+def _atom_links(links: Iterable[etree._Element], rel: str, base: str) -> tuple[str, ...]:
     out = []
-    for el in parent.findall(ATOM + "link"):
+    for el in links:
         if (el.get("rel") or "alternate") == rel and el.get("href"):
             out.append(urljoin(base, el.get("href", "").strip()))
     return tuple(out)
@@ -425,34 +460,34 @@ def _atom_links(parent: etree._Element, rel: str, base: str) -> tuple[str, ...]:
 
 def _rss_item(item: etree._Element, feed_base: str) -> ParsedEntry:
     base = _base(item, feed_base)
-    guid_el = item.find("guid")
+    kids = _Children(item)
+    guid_el = kids.first("guid")
     guid = _text(guid_el)
-    link = _child_text(item, "link") or next(iter(_atom_links(item, "alternate", base)), None)
+    link = kids.text("link") or next(
+        iter(_atom_links(kids.all(ATOM + "link"), "alternate", base)), None
+    )
     if not link and guid and guid_el is not None:
         permalink = (guid_el.get("isPermaLink") or "true").lower() != "false"
         if permalink and guid.startswith(("http://", "https://")):
             link = guid
-    title_el = item.find("title")
+    author = kids.text(DC + "creator", "author")
+    if not author and ATOM + "author" in kids:
+        author = _child_text(item, ATOM + "author/" + ATOM + "name")
     return ParsedEntry(
         guid=guid,
         link=urljoin(base, link) if link else None,
-        title=_text(title_el),
+        title=kids.text("title"),
         title_is_html=True,
-        author=_child_text(item, DC + "creator", "author", ATOM + "author/" + ATOM + "name"),
+        author=author,
         published=_first_date(
-            _child_text(item, "pubDate"),
-            _child_text(item, DC + "date"),
-            _child_text(item, ATOM + "published"),
+            kids.text("pubDate"), kids.text(DC + "date"), kids.text(ATOM + "published")
         ),
-        updated=_first_date(
-            _child_text(item, ATOM + "updated"), _child_text(item, DC + "modified")
-        ),
-        content=_child_text(item, CONTENT + "encoded")
-        or _text(next(item.iterchildren("content:encoded"), None)),  # namespace undeclared
-        summary=_child_text(item, "description"),
+        updated=_first_date(kids.text(ATOM + "updated"), kids.text(DC + "modified")),
+        # "content:encoded" as it is: the namespace was not declared
+        content=kids.text(CONTENT + "encoded") or kids.text("content:encoded"),
+        summary=kids.text("description"),
         categories=_categories(
-            [_text(c) for c in item.findall("category")]
-            + [_text(c) for c in item.findall(DC + "subject")]
+            [_text(c) for c in kids.all("category")] + [_text(c) for c in kids.all(DC + "subject")]
         ),
         base=base,
     )
@@ -484,24 +519,27 @@ def _parse_rdf(root: etree._Element, url: str) -> ParsedFeed:
         link=_child_text(channel, ns + "link") if channel is not None else None,
         description=_child_text(channel, ns + "description") if channel is not None else None,
         entries=tuple(_rdf_item(item, ns, base) for item in items),
-        hub_links=_atom_links(channel, "hub", base) if channel is not None else (),
+        hub_links=_atom_links(channel.findall(ATOM + "link"), "hub", base)
+        if channel is not None
+        else (),
     )
 
 
 def _rdf_item(item: etree._Element, ns: str, feed_base: str) -> ParsedEntry:
     base = _base(item, feed_base)
-    link = _child_text(item, ns + "link")
+    kids = _Children(item)
+    link = kids.text(ns + "link")
     return ParsedEntry(
         guid=item.get(RDF + "about") or link,
         link=urljoin(base, link) if link else None,
-        title=_child_text(item, ns + "title"),
+        title=kids.text(ns + "title"),
         title_is_html=True,
-        author=_child_text(item, DC + "creator"),
-        published=_first_date(_child_text(item, DC + "date")),
-        updated=_first_date(_child_text(item, DC + "modified")),
-        content=_child_text(item, CONTENT + "encoded"),
-        summary=_child_text(item, ns + "description"),
-        categories=_categories(_text(c) for c in item.findall(DC + "subject")),
+        author=kids.text(DC + "creator"),
+        published=_first_date(kids.text(DC + "date")),
+        updated=_first_date(kids.text(DC + "modified")),
+        content=kids.text(CONTENT + "encoded"),
+        summary=kids.text(ns + "description"),
+        categories=_categories(_text(c) for c in kids.all(DC + "subject")),
         base=base,
     )
 
@@ -513,7 +551,7 @@ def _parse_atom(root: etree._Element, url: str) -> ParsedFeed:
     ns = ATOM03 if root.tag == ATOM03 + "feed" else ATOM if root.tag == ATOM + "feed" else ""
     base = _base(root, url)
     feed_author = _child_text(root, f"{ns}author/{ns}name")
-    links = _links(root, ns, base)
+    links = _links(root.findall(ns + "link"), base)
     title, _ = _atom_text(root.find(ns + "title"))
     subtitle, _ = _atom_text(_child(root, ns + "subtitle", ns + "tagline"))
     return ParsedFeed(
@@ -524,23 +562,23 @@ def _parse_atom(root: etree._Element, url: str) -> ParsedFeed:
         entries=tuple(
             _atom_entry(e, ns, base, feed_author) for e in _capped(root.iterfind(ns + "entry"))
         ),
-        hub_links=tuple(h for r, h in _all_links(root, ns, base) if r == "hub"),
+        hub_links=tuple(h for r, h in _all_links(root.findall(ns + "link"), base) if r == "hub"),
         self_link=links.get("self"),
     )
 
 
-def _all_links(parent: etree._Element, ns: str, base: str) -> list[tuple[str, str]]:
+def _all_links(links: Iterable[etree._Element], base: str) -> list[tuple[str, str]]:
     out = []
-    for el in parent.findall(ns + "link"):
+    for el in links:
         href = (el.get("href") or "").strip()
         if href:
             out.append(((el.get("rel") or "alternate").lower(), urljoin(_base(el, base), href)))
     return out
 
 
-def _links(parent: etree._Element, ns: str, base: str) -> dict[str, str]:
+def _links(links: Iterable[etree._Element], base: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for rel, href in _all_links(parent, ns, base):
+    for rel, href in _all_links(links, base):
         out.setdefault(rel, href)
     return out
 
@@ -549,31 +587,30 @@ def _atom_entry(
     entry: etree._Element, ns: str, feed_base: str, feed_author: str | None
 ) -> ParsedEntry:
     base = _base(entry, feed_base)
-    links = _links(entry, ns, base)
-    title, title_is_html = _atom_text(entry.find(ns + "title"))
-    content = entry.find(ns + "content")
+    kids = _Children(entry)
+    links = _links(kids.all(ns + "link"), base)
+    title, title_is_html = _atom_text(kids.first(ns + "title"))
+    content = kids.first(ns + "content")
+    author = None
+    if ns + "author" in kids or ns + "source" in kids:
+        author = _child_text(entry, f"{ns}author/{ns}name", f"{ns}source/{ns}author/{ns}name")
     return ParsedEntry(
-        guid=_child_text(entry, ns + "id"),
+        guid=kids.text(ns + "id"),
         link=links.get("alternate"),
         title=title,
         title_is_html=title_is_html,
-        author=_child_text(entry, f"{ns}author/{ns}name", f"{ns}source/{ns}author/{ns}name")
-        or feed_author,
+        author=author or feed_author,
         published=_first_date(
-            _child_text(entry, ns + "published"),
-            _child_text(entry, ns + "issued"),
-            _child_text(entry, ns + "created"),
-            _child_text(entry, ns + "updated"),
-            _child_text(entry, ns + "modified"),
+            kids.text(ns + "published"),
+            kids.text(ns + "issued"),
+            kids.text(ns + "created"),
+            kids.text(ns + "updated"),
+            kids.text(ns + "modified"),
         ),
-        updated=_first_date(
-            _child_text(entry, ns + "updated"), _child_text(entry, ns + "modified")
-        ),
+        updated=_first_date(kids.text(ns + "updated"), kids.text(ns + "modified")),
         content=_atom_content(content),
-        summary=_atom_content(entry.find(ns + "summary")),
-        categories=_categories(
-            c.get("label") or c.get("term") for c in entry.findall(ns + "category")
-        ),
+        summary=_atom_content(kids.first(ns + "summary")),
+        categories=_categories(c.get("label") or c.get("term") for c in kids.all(ns + "category")),
         base=base if content is None else _base(content, base),
     )
 
