@@ -87,8 +87,9 @@ _HIDDEN_CLOSE = {
     name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "template")
 }
 _SPACE = re.compile(r"\s+")
-_C0_CHARS = tuple(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]))
-_DROP_C0 = dict.fromkeys(map(ord, _C0_CHARS))
+_C0 = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]  # and DEL; not tab or newlines
+_DROP_C0 = dict.fromkeys(_C0)
+_C0_BYTES = bytes(_C0)
 _CONTROL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
 )
@@ -252,8 +253,13 @@ def _drop_tracking_image(match: re.Match[str]) -> str:
 def sanitize_html(fragment: str | None, base: str) -> str:
     """Safe HTML: allow-listed tags and attributes, absolute safe URLs, no trackers.
     A post longer than ``MAX_HTML`` characters or ``MAX_HTML_TAGS`` tags is cut there."""
+    return _sanitized(fragment, base)[0]
+
+
+def _sanitized(fragment: str | None, base: str) -> tuple[str, bytes]:
+    """``sanitize_html``'s HTML, and the same in UTF-8 (what the content hash reads)."""
     if not fragment:
-        return ""
+        return "", b""
     fragment = fragment[:MAX_HTML]
     if len(fragment) > MAX_HTML_TAGS and fragment.count("<") > MAX_HTML_TAGS:
         fragment = "<".join(fragment.split("<", MAX_HTML_TAGS)[:MAX_HTML_TAGS])
@@ -265,8 +271,13 @@ def sanitize_html(fragment: str | None, base: str) -> str:
     # The sanitiser keeps control characters, and makes them of references such as "&#2;":
     # they have no place in a page, break XML and would pass for search's match marks.
     # Looking for each on its own is several times faster than a pattern, and most posts
-    # have none.
-    return safe.translate(_DROP_C0) if any(c in safe for c in _C0_CHARS) else safe
+    # have none; in UTF-8 it is three times faster again than in a string that holds any
+    # character past U+00FF, as most posts do (a curly quote is enough).
+    data = safe.encode("utf-8", "surrogatepass")
+    if any(c in data for c in _C0_BYTES):
+        safe = safe.translate(_DROP_C0)
+        data = safe.encode("utf-8", "surrogatepass")
+    return safe, data
 
 
 def _drop_hidden(text: str) -> str:
@@ -336,10 +347,13 @@ def _clamp(moment: datetime | None, now: datetime) -> datetime | None:
     return moment
 
 
-def _hash(*parts: str | None) -> str:
+def _hash(*parts: str | bytes | None) -> str:
+    """A digest of the parts, each in UTF-8 (as given, when bytes)."""
     digest = blake2b(digest_size=16)
     for part in parts:
-        digest.update((part or "").encode("utf-8", "surrogatepass"))
+        digest.update(
+            part if isinstance(part, bytes) else (part or "").encode("utf-8", "surrogatepass")
+        )
         digest.update(b"\x00")
     return digest.hexdigest()
 
@@ -359,7 +373,7 @@ def clean_entry(entry: ParsedEntry, now: datetime) -> CleanPost:
     base = entry.base
     link = safe_url(entry.link, base)
     body = entry.content or entry.summary
-    content_html = sanitize_html(body, base)
+    content_html, content_utf8 = _sanitized(body, base)
     summary_html = sanitize_html(entry.summary, base) if entry.content and entry.summary else ""
     title = plain_text(entry.title, is_html=entry.title_is_html)
     if not title:
@@ -376,7 +390,7 @@ def clean_entry(entry: ParsedEntry, now: datetime) -> CleanPost:
         content_html=content_html,
         summary_html=summary_html,
         categories=_tags(entry.categories),
-        content_hash=_hash(title, content_html, summary_html, entry.author),
+        content_hash=_hash(title, content_utf8, summary_html, entry.author),
         text=text_of(content_html),
     )
 
