@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from townsquare.ingest.clean import (
+    _PLAIN_LINK,
     canonical_url,
     clean_entry,
     feed_title,
@@ -252,3 +253,24 @@ def test_feed_title_is_plain_text_with_a_fallback() -> None:
     feed = ParsedFeed("rss2.0", "<b>Comms</b> &amp; Digital", None, None, ())
     assert feed_title(feed, "x") == "Comms & Digital"
     assert feed_title(replace(feed, title="  "), "https://blog.example/") == "https://blog.example/"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://blog.example",
+        "http://blog.example/",
+        "https://www.blog.example/a/b//",
+        "https://blog.example./post;params",
+        "https://blog.example/post%20x/",
+        "https://blog.example/%7Euser",
+        "https://xn--bcher-kva.example/p",
+        "https://www.example/",
+        "https://www./p",
+        "https://blog.example/a\\b",
+    ],
+)
+def test_canonical_url_quick_path_agrees_with_the_full_one(url: str) -> None:
+    # A fragment, which is dropped, sends the same link down the full path.
+    assert _PLAIN_LINK.match(url) and not _PLAIN_LINK.match(url + "#part")
+    assert canonical_url(url) == canonical_url(url + "#part")
