@@ -252,6 +252,19 @@ def _fix_attributes(safe: str, base: str) -> str:
     return "".join(pieces)
 
 
+def _has_tracking_image(safe: str) -> bool:
+    """Whether an image in sanitised HTML is 0 or 1 pixel wide or high.  Most posts have
+    none, and finding each image and looking inside it costs half of what a pattern that
+    calls back for every image does."""
+    at = safe.find("<img ")
+    while at >= 0:
+        end = safe.find(">", at)
+        if _TINY.search(safe, at, end):
+            return True
+        at = safe.find("<img ", end)
+    return False
+
+
 def _drop_tracking_image(match: re.Match[str]) -> str:
     return "" if _TINY.search(match.group(0)) else match.group(0)
 
@@ -270,9 +283,7 @@ def _sanitized(fragment: str | None, base: str) -> tuple[str, bytes]:
     if len(fragment) > MAX_HTML_TAGS and fragment.count("<") > MAX_HTML_TAGS:
         fragment = "<".join(fragment.split("<", MAX_HTML_TAGS)[:MAX_HTML_TAGS])
     safe = _fix_attributes(_CLEANER.clean(fragment).strip(), base)
-    # A tracking image is 0 or 1 pixel wide or high; most posts have no such value at all,
-    # and looking for one is a tenth of the cost of reading every image.
-    if "<img " in safe and ('="0"' in safe or '="1"' in safe):
+    if _has_tracking_image(safe):
         safe = _IMG.sub(_drop_tracking_image, safe)
     # The sanitiser keeps control characters, and makes them of references such as "&#2;":
     # they have no place in a page, break XML and would pass for search's match marks.
