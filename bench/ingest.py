@@ -4,12 +4,13 @@
     python bench/ingest.py --scales 100,1000,5000 --out results.json
     python bench/ingest.py --feeds 100 --only reader,floor --workers 4
     python bench/ingest.py --feeds 1000 --rounds 3 --workers 1   # medians of 3 rounds
+    python bench/ingest.py --feeds 1000 --no-validators  # the unchanged pass without 304s
 
 One run generates (or reuses) a seeded corpus of realistic feeds, serves it from
 a local aiohttp server in its own process, then for each scale measures:
 
 * townsquare: ``init``, ``import-opml``, a first ``fetch --all`` and an unchanged
-  second one (all 304s), each a process of its own;
+  second one (all 304s; with --no-validators, all 200s), each a process of its own;
 * reader (PyPI): ``add_feed`` for every feed, then ``update_feeds`` twice, in
   processes of their own, with the best worker count of --workers;
 * the floor: aiohttp fetching every feed at once, lxml (json for JSON Feed)
@@ -228,7 +229,13 @@ class Server:
 
 @contextmanager
 def serve(
-    python: str, directory: Path, n: int, seed: int, use_gzip: bool, log_path: Path
+    python: str,
+    directory: Path,
+    n: int,
+    seed: int,
+    use_gzip: bool,
+    log_path: Path,
+    validators: bool = True,
 ) -> Iterator[Server]:
     cmd = [
         python,
@@ -242,6 +249,8 @@ def serve(
     ]
     if use_gzip:
         cmd.append("--gzip")
+    if not validators:
+        cmd.append("--no-validators")
     with open(log_path, "wb") as errlog:
         # Its own session: a Ctrl-C reaches only us, and we stop the server.
         p = subprocess.Popen(
@@ -801,6 +810,12 @@ def main(argv: list[str] | None = None) -> int:
         help="serve gzip-encoded feeds to clients that ask",
     )
     ap.add_argument(
+        "--no-validators",
+        action="store_true",
+        help="serve no ETag or Last-Modified and never 304, as many servers do: the"
+        " unchanged pass then gets every feed whole again",
+    )
+    ap.add_argument(
         "--python",
         default=default_python(),
         help="interpreter for the measured processes",
@@ -866,7 +881,9 @@ def main(argv: list[str] | None = None) -> int:
     townsquare_skip: str | None = None
     townsquare_startup: dict[str, float] | None = None
     try:
-        with serve(a.python, cdir, top, a.seed, a.gzip, work / "server.log") as server:
+        with serve(
+            a.python, cdir, top, a.seed, a.gzip, work / "server.log", not a.no_validators
+        ) as server:
             ctx = Ctx(a.python, ts_cmd, server, a.timeout or 300 + top, work, a.reader_search)
             if "townsquare" in a.only:
                 townsquare_skip, help_run = townsquare_available(ctx)
@@ -934,6 +951,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             "seed": a.seed,
             "gzip": a.gzip,
+            "validators": not a.no_validators,
             "reader_workers": reader_workers,
             "reader_calibration_s": calibration,
             "townsquare_startup": townsquare_startup,

@@ -2,13 +2,14 @@
 
 Serves feed ``i`` of the corpus at ``/feeds/<i>.<ext>`` with its Content-Type, a
 strong ETag and Last-Modified, and answers 304 to If-None-Match (or, without
-it, If-Modified-Since).  ``GET /_stats`` counts responses since the last
+it, If-Modified-Since); with ``--no-validators``, neither, and the whole feed
+every time, as many servers do.  ``GET /_stats`` counts responses since the last
 ``POST /_stats/reset``, with the server's CPU seconds.
 
 Prints ``READY <port>`` on stdout once listening; exits on SIGTERM/SIGINT or
 when its stdin closes (so it never outlives the benchmark).
 
-    python bench/server.py --dir CORPUS_DIR --feeds 1000 [--port 0] [--gzip]
+    python bench/server.py --dir CORPUS_DIR --feeds 1000 [--port 0] [--gzip] [--no-validators]
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def load(directory: Path, n: int, seed: int, use_gzip: bool) -> dict[str, Entry]
     return feeds
 
 
-def make_app(feeds: dict[str, Entry], stats: Stats) -> web.Application:
+def make_app(feeds: dict[str, Entry], stats: Stats, validators: bool = True) -> web.Application:
     async def feed(request: web.Request) -> web.StreamResponse:
         e = feeds.get(request.match_info["name"])
         if e is None:
@@ -97,11 +98,9 @@ def make_app(feeds: dict[str, Entry], stats: Stats) -> web.Application:
             raise web.HTTPNotFound()
         gz = e.gz is not None and "gzip" in request.headers.get("Accept-Encoding", "")
         etag = e.etag[:-1] + '-gz"' if gz else e.etag
-        headers = {
-            "ETag": etag,
-            "Last-Modified": e.last_modified,
-            "Cache-Control": "max-age=0",
-        }
+        headers = {"Cache-Control": "max-age=0"}
+        if validators:  # else like the many servers that send the whole feed every time
+            headers |= {"ETag": etag, "Last-Modified": e.last_modified}
         if e.gz is not None:
             headers["Vary"] = "Accept-Encoding"
         inm = request.headers.get("If-None-Match")
@@ -109,6 +108,8 @@ def make_app(feeds: dict[str, Entry], stats: Stats) -> web.Application:
         if inm is not None or ims is not None:
             stats.conditional += 1
         fresh = False
+        if not validators:
+            inm = ims = None
         if inm is not None:
             fresh = _etag_matches(inm, e.etag) or _etag_matches(inm, etag)
         elif ims is not None:
@@ -141,9 +142,11 @@ def make_app(feeds: dict[str, Entry], stats: Stats) -> web.Application:
     return app
 
 
-async def serve(feeds: dict[str, Entry], host: str, port: int) -> None:
+async def serve(feeds: dict[str, Entry], host: str, port: int, validators: bool = True) -> None:
     stats = Stats()
-    runner = web.AppRunner(make_app(feeds, stats), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        make_app(feeds, stats, validators), access_log=None, handle_signals=False
+    )
     await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -183,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--gzip", action="store_true", help="serve gzip to clients that accept it")
+    ap.add_argument(
+        "--no-validators",
+        action="store_true",
+        help="send no ETag or Last-Modified, and never 304: the whole feed every time",
+    )
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     feeds = load(a.dir, a.feeds, a.seed, a.gzip)
@@ -191,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    asyncio.run(serve(feeds, a.host, a.port))
+    asyncio.run(serve(feeds, a.host, a.port, not a.no_validators))
     return 0
 
 

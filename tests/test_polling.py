@@ -96,6 +96,63 @@ def test_validators_of_an_unreadable_body_are_not_kept(
     assert stored.last_error == "this is a web page, not a feed"
 
 
+# --- a server that answers every fetch with the whole feed --------------------------------
+
+
+def test_the_same_feed_sent_again_without_a_304_is_not_read_again(
+    server: FeedServer, store: Store, config: Config
+) -> None:
+    body = FEED.encode()
+    add(store, server.route("/feed", lambda request: Response(200, body)))  # no validators
+    first = run_pass(store, config)
+    assert (first.new, first.unchanged) == (1, 0)
+
+    second = run_pass(store, config, force=True)
+    # Read again, its one post would have been counted as unchanged.
+    assert [r.outcome for r in second.sources] == ["not_modified"]
+    assert (second.new, second.updated, second.unchanged, second.failed) == (0, 0, 0, 0)
+    source = store.sources()[0]
+    assert (source.status, source.http_status, source.last_error) == (SourceStatus.OK, 200, None)
+
+    body = rss(
+        [
+            Item("Hello", link="https://blog.example/hello", guid="hello"),
+            Item("Again", link="https://blog.example/again", guid="again"),
+        ]
+    ).encode()
+    third = run_pass(store, config, force=True)
+    assert [r.outcome for r in third.sources] == ["ok"]
+    assert (third.new, third.unchanged) == (1, 1)
+    assert store.count_posts() == 2
+
+
+def test_the_same_bytes_under_another_content_type_are_read_again(
+    server: FeedServer, store: Store, config: Config
+) -> None:
+    """The charset of the Content-Type can change what the same bytes say."""
+    body = FEED.encode()
+    kind = "application/rss+xml"
+    add(store, server.route("/feed", lambda request: Response(200, body, {"Content-Type": kind})))
+    run_pass(store, config)
+    kind = "application/rss+xml; charset=utf-8"
+    again = run_pass(store, config, force=True)
+    assert [r.outcome for r in again.sources] == ["ok"]
+    assert again.unchanged == 1
+
+
+def test_an_unreadable_feed_sent_again_is_still_an_error(
+    server: FeedServer, store: Store, config: Config
+) -> None:
+    page = b"<html><body>maintenance</body></html>"
+    source = add(store, server.feed("/feed", page, "text/html"))
+    fetch_all(store, config)
+    again = run_pass(store, config, force=True)
+    assert [r.outcome for r in again.sources] == ["error"]
+    after = store.source(source.id)
+    assert after.last_error == "this is a web page, not a feed"
+    assert after.consecutive_failures == 2
+
+
 # --- permanent and temporary redirects ---------------------------------------------------
 
 

@@ -31,7 +31,7 @@ class FetchOutcome(enum.StrEnum):
     """How one fetch ended."""
 
     OK = "ok"  # a body to parse
-    NOT_MODIFIED = "not_modified"  # 304
+    NOT_MODIFIED = "not_modified"  # 304, or the very feed read last time (not read again)
     GONE = "gone"  # 410
     RETRY_LATER = "retry_later"  # 429 or 503, with or without Retry-After
     ERROR = "error"  # anything else: network, HTTP error, guard, size
@@ -183,6 +183,7 @@ class Source:
     push_until: datetime | None = None  # a hub pushes its posts until then (polled daily)
     extract_full: bool = False  # fetch each post's page for the whole article
     retired: bool = False  # deleted by the curator with its posts kept: no longer listed
+    body_hash: str | None = None  # the feed as last read without fault (``read.body_hash``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +240,7 @@ class FetchState:
     activity_posts: int = 0
     hub_url: str | None = None  # the WebSub hub the feed advertises, if any
     topic_url: str | None = None
+    body_hash: str | None = None  # the feed as read now, if it was read without fault
 
 
 @dataclass(frozen=True, slots=True)

@@ -358,8 +358,12 @@ class Ingest:
         cleaned = Cleaned([])
         loop = asyncio.get_running_loop()
         if result.outcome is FetchOutcome.OK:
-            cleaned = await loop.run_in_executor(self._pool, parse_and_clean, result, now)
+            cleaned = await loop.run_in_executor(
+                self._pool, parse_and_clean, result, now, source.body_hash
+            )
             result = replace(result, body=b"")  # parsed: the rest needs only its headers
+            if cleaned.same:  # the server sent again what it sent last time: as good as a 304
+                result = replace(result, outcome=FetchOutcome.NOT_MODIFIED)
         posts, parse_error = cleaned.posts, cleaned.error
         if posts and source.extract_full:
             if fetcher is None:
@@ -381,6 +385,7 @@ class Ingest:
             parse_error=parse_error,
             site_url=cleaned.site_url,
             hub=cleaned.hub,
+            body_hash=cleaned.body_hash,
             published=(
                 [p.published for p in cleaned.posts] if result.outcome is FetchOutcome.OK else None
             ),

@@ -146,12 +146,14 @@ def decide(
     site_url: str | None = None,
     published: Sequence[datetime | None] | None = None,
     hub: tuple[str, str] | None = None,
+    body_hash: str | None = None,
 ) -> FetchState:
     """The source's fetch state after ``result`` (and parsing it, if it had a body).
 
     ``interval`` is for a blog whose rhythm is not known; ``published`` holds the dates
     of the posts just read (None when no feed was read), which tell the rhythm.
-    ``hub`` is the WebSub hub and topic the body advertised, if it had a body.
+    ``hub`` is the WebSub hub and topic the body advertised, if it had a body, and
+    ``body_hash`` what the body was (``read.body_hash``).
     """
     success = result.outcome in (FetchOutcome.OK, FetchOutcome.NOT_MODIFIED) and parse_error is None
     failures = 0 if success else source.consecutive_failures + 1
@@ -196,9 +198,13 @@ def decide(
 
     etag, last_modified = source.etag, source.last_modified
     hub_url, topic_url = source.hub_url, source.topic_url
+    kept_hash = source.body_hash
     if result.outcome is FetchOutcome.OK and parse_error is None:
         etag, last_modified = result.etag, result.last_modified
         hub_url, topic_url = hub or (None, None)
+        kept_hash = body_hash
+    elif parse_error is not None:  # read again next time, in case it can be then
+        kept_hash = None
     return FetchState(
         status=status,
         http_status=result.status,
@@ -220,4 +226,5 @@ def decide(
         activity_posts=rhythm.posts if rhythm else 0,
         hub_url=hub_url,
         topic_url=topic_url,
+        body_hash=kept_hash,
     )

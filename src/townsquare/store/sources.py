@@ -17,7 +17,7 @@ _SOURCE_COLUMNS = """s.id, s.url, s.site_url, s.title, s.slug, s.enabled, s.exce
     s.status, s.http_status, s.last_error, s.consecutive_failures, s.last_fetched_at,
     s.last_success_at, s.next_due_at, s.etag, s.last_modified, s.created_at,
     s.redirect_url, s.redirect_count, s.disabled_reason, s.retry_after, s.hub_url, s.topic_url,
-    s.push_until, s.extract_full, s.retired, s.activity_since, s.activity_posts"""
+    s.push_until, s.extract_full, s.retired, s.activity_since, s.activity_posts, s.body_hash"""
 
 
 def _source(row: Row, categories: tuple[str, ...] = ()) -> Source:
@@ -51,6 +51,7 @@ def _source(row: Row, categories: tuple[str, ...] = ()) -> Source:
         push_until=row["push_until"],
         extract_full=bool(row["extract_full"]),
         retired=bool(row["retired"]),
+        body_hash=row["body_hash"],
     )
 
 
@@ -206,7 +207,7 @@ class SourceStore(CategoryStore):
                    next_due_at = ?, retry_after = ?, etag = ?, last_modified = ?, redirect_url = ?,
                    redirect_count = ?, enabled = ?, disabled_reason = ?,
                    site_url = coalesce(site_url, ?), hub_url = ?, topic_url = ?,
-                   activity_since = ?, activity_posts = ?,
+                   activity_since = ?, activity_posts = ?, body_hash = ?,
                    claimed_by = NULL, claim_expires = NULL
                WHERE id = ?""",
             (
@@ -230,6 +231,7 @@ class SourceStore(CategoryStore):
                 state.topic_url,
                 state.activity_since,
                 state.activity_posts,
+                state.body_hash,
                 source.id,
             ),
         )
