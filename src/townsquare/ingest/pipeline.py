@@ -68,7 +68,7 @@ from .extract import MAX_PAGES, article_html, is_article_page, with_article
 from .fetch import Fetcher
 from .filter import filter_posts
 from .processes import ParsingProcesses
-from .read import Cleaned, parse_and_clean
+from .read import Cleaned, body_hash, parse_and_clean
 from .schedule import decide, pace_by_host
 
 Progress = Callable[[int, int], None]
@@ -357,13 +357,14 @@ class Ingest:
         now = datetime.now(UTC)
         cleaned = Cleaned([])
         loop = asyncio.get_running_loop()
+        digest = None
         if result.outcome is FetchOutcome.OK:
-            cleaned = await loop.run_in_executor(
-                self._pool, parse_and_clean, result, now, source.body_hash
-            )
-            result = replace(result, body=b"")  # parsed: the rest needs only its headers
-            if cleaned.same:  # the server sent again what it sent last time: as good as a 304
+            digest = body_hash(result)
+            if digest == source.body_hash:  # sent again whole, as last time: as good as a 304
                 result = replace(result, outcome=FetchOutcome.NOT_MODIFIED)
+            else:
+                cleaned = await loop.run_in_executor(self._pool, parse_and_clean, result, now)
+            result = replace(result, body=b"")  # read: the rest needs only its headers
         posts, parse_error = cleaned.posts, cleaned.error
         if posts and source.extract_full:
             if fetcher is None:
@@ -385,7 +386,7 @@ class Ingest:
             parse_error=parse_error,
             site_url=cleaned.site_url,
             hub=cleaned.hub,
-            body_hash=cleaned.body_hash,
+            body_hash=digest,
             published=(
                 [p.published for p in cleaned.posts] if result.outcome is FetchOutcome.OK else None
             ),

@@ -32,8 +32,6 @@ class Cleaned:
     site_url: str | None = None
     hub: tuple[str, str] | None = None  # the WebSub hub and topic it advertises
     error: str | None = None  # why it could not be parsed
-    body_hash: str | None = None  # ``body_hash`` of what was read, when read without fault
-    same: bool = False  # the body is the one read last time (``known``): it was not parsed
 
 
 def body_hash(result: FetchResult) -> str:
@@ -47,18 +45,12 @@ def body_hash(result: FetchResult) -> str:
     return f"{len(result.body)}:{check:08x}"
 
 
-def parse_and_clean(result: FetchResult, now: datetime, known: str | None = None) -> Cleaned:
-    """parse | clean for one body, unless its ``body_hash`` is ``known``."""
-    digest = body_hash(result)
-    if digest == known:
-        return Cleaned([], body_hash=digest, same=True)
+def parse_and_clean(result: FetchResult, now: datetime) -> Cleaned:
+    """parse | clean for one body."""
     try:
         feed = parse_feed(result.body, result.final_url, result.content_type)
         return Cleaned(
-            clean_feed(feed, now),
-            feed_site(feed, result.final_url),
-            feed_hub(feed, result),
-            body_hash=digest,
+            clean_feed(feed, now), feed_site(feed, result.final_url), feed_hub(feed, result)
         )
     except ParseError as exc:
         return Cleaned([], error=str(exc))
