@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FeedServer, Response, Result
+from conftest import FeedServer, Request, Response, Result
 from helpers import Item, rss, run_pass
 from townsquare import cli
 from townsquare.config import Config
@@ -473,7 +473,16 @@ def test_a_refetch_in_a_new_process_finds_nothing_edited(
         )
         for i in range(5)
     )
-    url = server.respond("/photos", Response(200, pictures.encode()))  # no ETag: parsed each time
+    served = 0
+
+    def photos(request: Request) -> Response:
+        # No ETag, and bytes that differ each time (as when only the feed's build date
+        # changes): so it is parsed each time.  The same bytes would not be read again.
+        nonlocal served
+        served += 1
+        return Response(200, f"{pictures}<!-- {served} -->".encode())
+
+    url = server.route("/photos", photos)
     run("add", url)
     counts = []
     for _ in range(3):

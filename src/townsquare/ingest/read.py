@@ -41,7 +41,9 @@ def body_hash(result: FetchResult) -> str:
     different feeds of one blog, of the same length, would have to match by chance
     (once in four billion)."""
     check = zlib.crc32(result.body)
-    check = zlib.crc32(f"\n{result.final_url}\n{result.content_type}".encode(), check)
+    # A header's bytes that are not UTF-8 come as lone surrogates.
+    where = f"\n{result.final_url}\n{result.content_type}".encode("utf-8", "surrogatepass")
+    check = zlib.crc32(where, check)
     return f"{len(result.body)}:{check:08x}"
 
 
