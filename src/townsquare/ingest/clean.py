@@ -259,8 +259,6 @@ def _has_tracking_image(safe: str) -> bool:
     at = safe.find("<img ")
     while at >= 0:
         end = safe.find(">", at)
-        if end < 0:  # no end to the tag (sanitised HTML always has one)
-            end = len(safe)
         if _TINY.search(safe, at, end):
             return True
         at = safe.find("<img ", end)

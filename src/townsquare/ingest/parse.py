@@ -263,12 +263,17 @@ def _child(parent: etree._Element, *tags: str) -> etree._Element | None:
     return None
 
 
-def _child_text(parent: etree._Element, *tags: str) -> str | None:
-    for tag in tags:
-        found = _text(parent.find(tag))
+def _first_text(elements: Iterable[etree._Element | None]) -> str | None:
+    """The text of the first of the elements that has any."""
+    for el in elements:
+        found = _text(el)
         if found:
             return found
     return None
+
+
+def _child_text(parent: etree._Element, *tags: str) -> str | None:
+    return _first_text(parent.find(tag) for tag in tags)
 
 
 class _Children:
@@ -297,13 +302,8 @@ class _Children:
         return self._by_tag.get(tag, [])
 
     def text(self, *tags: str) -> str | None:
-        """Like ``_child_text``: the text of the first child with the first of ``tags``
-        that has any."""
-        for tag in tags:
-            found = _text(self.first(tag))
-            if found:
-                return found
-        return None
+        """Like ``_child_text``: of the first child with each tag in turn, the first text."""
+        return _first_text(self.first(tag) for tag in tags)
 
 
 def _base(el: etree._Element, fallback: str) -> str:
