@@ -10,7 +10,6 @@ it, and the only place driver errors are caught and turned into
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -18,10 +17,18 @@ from contextlib import AbstractContextManager, closing, contextmanager, suppress
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import StoreError
 from .search_text import search_text
+
+if TYPE_CHECKING:
+    import sqlite3
+else:
+    try:  # a newer SQLite than Python's, where PyPI has it built (docs/decisions.md)
+        from pysqlite3 import dbapi2 as sqlite3
+    except ImportError:
+        import sqlite3
 
 Row = Mapping[str, Any]
 Params = Sequence[object] | Mapping[str, object]
