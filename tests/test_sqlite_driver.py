@@ -52,19 +52,14 @@ def test_without_it_the_store_runs_on_pythons_own_and_the_database_is_the_same(
     server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = str(tmp_path / "townsquare.db")  # SQLite, whichever backend the suite is testing
-    feed = server.feed(
-        "/feed.xml",
-        rss(
-            [
-                Item(
-                    "Weeknotes 12",
-                    link="https://digital.northshire.example/weeknotes-12",
-                    content="<p>We shipped the benefits form.</p>",
-                )
-            ],
-            title="Northshire digital",
-        ),
-    )
+    posts = [
+        Item(
+            "Weeknotes 12",
+            link="https://digital.northshire.example/weeknotes-12",
+            content="<p>We shipped the benefits form.</p>",
+        )
+    ]
+    feed = server.feed("/feed.xml", rss(posts, title="Northshire digital"))
     for args in (["init"], ["add", feed], ["fetch", "--all"]):
         done = _without_pysqlite3(db, *args)
         assert done.returncode == 0, done.stderr
@@ -74,10 +69,25 @@ def test_without_it_the_store_runs_on_pythons_own_and_the_database_is_the_same(
     assert "1 result for 'benefit'" in found.stdout
     assert "Weeknotes 12" in found.stdout
 
-    # The same database, through the store as this process has it (the newer SQLite,
-    # where there is a wheel): the posts and their search index are all there.
+    # The same database through the store as this process has it (the newer SQLite,
+    # where there is a wheel): what the other wrote is there, and what this one writes
+    # is there for the other.
     monkeypatch.setenv("TOWNSQUARE_ALLOW_NETWORKS", "127.0.0.1/32")
     out = io.StringIO()
     with redirect_stdout(out):
         assert cli.main(["--db", db, "search", "shipped"]) == 0
     assert "1 result for 'shipped'" in out.getvalue()
+    posts.append(
+        Item(
+            "Weeknotes 13",
+            link="https://digital.northshire.example/weeknotes-13",
+            content="<p>Research with council tenants.</p>",
+        )
+    )
+    server.feed("/feed.xml", rss(posts, title="Northshire digital"))
+    with redirect_stdout(io.StringIO()):
+        assert cli.main(["--db", db, "fetch", "--all"]) == 0
+    found = _without_pysqlite3(db, "search", "tenant")
+    assert found.returncode == 0, found.stderr
+    assert "1 result for 'tenant'" in found.stdout
+    assert "Weeknotes 13" in found.stdout
