@@ -14,7 +14,7 @@ WORKDIR /opt/townsquare
 COPY pyproject.toml constraints.txt README.md LICENSE ./
 COPY src ./src
 RUN python -m venv .venv \
-    && .venv/bin/pip install --quiet -c constraints.txt . \
+    && .venv/bin/pip install --quiet -c constraints.txt ".[sqlite]" \
     && useradd --system --home-dir /data --create-home --uid 10001 townsquare
 
 USER townsquare

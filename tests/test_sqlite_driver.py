@@ -1,6 +1,6 @@
-"""Which SQLite the store runs on: the newer one that PyPI has built (pysqlite3-binary)
-where there is a wheel for it, and Python's own everywhere else. A database written by
-either is read by the other."""
+"""Which SQLite the store runs on: the newer one that PyPI has built (pysqlite3-binary,
+the ``sqlite`` extra, which scripts/setup installs where there is a wheel for it), and
+Python's own everywhere else. A database written by either is read by the other."""
 
 from __future__ import annotations
 
@@ -40,8 +40,12 @@ def _without_pysqlite3(db: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.skipif(
-    not (sys.platform == "linux" and platform.machine() == "x86_64"),
-    reason="pysqlite3-binary is built for x86-64 Linux only",
+    not (
+        sys.platform == "linux"
+        and platform.machine() == "x86_64"
+        and platform.libc_ver()[0] == "glibc"
+    ),
+    reason="pysqlite3-binary is built for x86-64 Linux with glibc only",
 )
 def test_where_there_is_a_wheel_the_store_runs_on_the_newer_sqlite() -> None:
     assert db_module.sqlite3.__name__ == "pysqlite3.dbapi2"
