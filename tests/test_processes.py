@@ -3,6 +3,7 @@ dies costs only the jobs it had, and no child outlives the process that started 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from townsquare.ingest.processes import NICENESS, ParsingProcesses, WorkerGoneError
+from townsquare.ingest.processes import NICENESS, PIPE_BYTES, ParsingProcesses, WorkerGoneError
 from townsquare.ingest.read import parse_and_clean
 from townsquare.model import FetchOutcome, FetchResult
 
@@ -157,3 +158,25 @@ def test_a_child_that_has_read_a_feed_has_not_loaded_openssl() -> None:
     assert [p.title for p in cleaned.posts] == ["Weeknotes"]
     assert "libcrypto" not in maps
     assert "libssl" not in maps
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="pipe sizes are Linux's")
+def test_a_childs_pipes_take_a_feeds_answer_in_one_write() -> None:
+    """The pipes that carry jobs to a child and answers back hold a megabyte (where the
+    system allows it), not 64 KB: an answer of a few hundred kilobytes goes in one write."""
+    pool = ParsingProcesses(1)
+    try:
+        child = pool.submit(os.getpid).result(timeout=30)
+        # The child's own pipes: its standard input is /dev/null, its standard output and
+        # error go to the parent's standard error, and jobs and answers come after.
+        fds = [
+            int(fd)
+            for fd in os.listdir(f"/proc/{child}/fd")
+            if int(fd) > 2 and os.readlink(f"/proc/{child}/fd/{fd}").startswith("pipe:")
+        ]
+        sizes = [pool.submit(fcntl.fcntl, fd, fcntl.F_GETPIPE_SZ).result(timeout=30) for fd in fds]
+    finally:
+        pool.shutdown()
+    allowed = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    assert len(sizes) == 2
+    assert sizes == [min(PIPE_BYTES, allowed)] * 2

@@ -12,6 +12,7 @@ sent; the next job starts a new one.  A child runs at a lower priority than its 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pickle
 import queue
@@ -31,6 +32,10 @@ _LENGTH = struct.Struct("!Q")  # each message: its length, then a pickle
 NICENESS = 10  # how far below this process a child's priority is
 CLOSE_TIMEOUT = 30.0  # seconds a child may take to finish its job once told to stop
 PARENT_CHECK = 0.5  # seconds between a child's looks at whether its parent is there
+# Each pipe's buffer, where the system allows it (Linux: up to /proc/sys/fs/pipe-max-size,
+# 1 MB by default). A feed's answer, a few hundred kilobytes, then goes in one write,
+# not in 64 KB pieces that each wait for the other side to wake up and read.
+PIPE_BYTES = 1 << 20
 
 _Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]  # a future and what to call
 
@@ -93,6 +98,14 @@ def _end_with(parent: int) -> None:
     os._exit(0)
 
 
+def _widen(pipe: IO[bytes]) -> None:
+    """Give a pipe a buffer of ``PIPE_BYTES``, or leave it as it is where it cannot."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
+    if set_size is not None:
+        with suppress(OSError):  # larger than this system allows
+            fcntl.fcntl(pipe.fileno(), set_size, PIPE_BYTES)
+
+
 class _Process:
     """One child process, and the futures of the jobs sent to it, in order."""
 
@@ -101,6 +114,9 @@ class _Process:
         self.popen = subprocess.Popen(
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
+        for pipe in (self.popen.stdin, self.popen.stdout):
+            assert pipe is not None
+            _widen(pipe)
         self._sent: deque[Future[Any]] = deque()
         self._lock = threading.Lock()
         self.gone = False
