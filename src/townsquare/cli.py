@@ -83,8 +83,9 @@ def _post_json(p: Post) -> dict[str, Any]:
 
 
 def _print_json(value: object) -> None:
-    json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    # One write: json.dump writes each piece on its own, which with PYTHONUNBUFFERED (as
+    # in the Dockerfile) made the report of a pass of 1,000 blogs 36,000 system calls.
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
 class ProgressBar:
