@@ -431,22 +431,23 @@ def _parse_rss(root: etree._Element, url: str) -> ParsedFeed:
     version = root.get("version") or "2.0"
     base = _base(channel, url)
     items = _capped(channel.iterfind("item")) or _capped(root.iterfind("item"))
+    atom_links = channel.findall(ATOM + "link")
     return ParsedFeed(
         format=f"rss{version}",
         title=_child_text(channel, "title"),
-        link=_site_link(channel, base),
+        link=_site_link(channel, atom_links, base),
         description=_child_text(channel, "description"),
         entries=tuple(_rss_item(item, base) for item in items),
-        hub_links=_atom_links(channel.findall(ATOM + "link"), "hub", base),
-        self_link=next(iter(_atom_links(channel.findall(ATOM + "link"), "self", base)), None),
+        hub_links=_atom_links(atom_links, "hub", base),
+        self_link=next(iter(_atom_links(atom_links, "self", base)), None),
     )
 
 
-def _site_link(channel: etree._Element, base: str) -> str | None:
+def _site_link(channel: etree._Element, atom_links: list[etree._Element], base: str) -> str | None:
     for el in channel.findall("link"):
         if el.text and el.text.strip():
             return urljoin(base, el.text.strip())
-    alternate = _atom_links(channel.findall(ATOM + "link"), "alternate", base)
+    alternate = _atom_links(atom_links, "alternate", base)
     return alternate[0] if alternate else None
 
 
@@ -551,7 +552,8 @@ def _parse_atom(root: etree._Element, url: str) -> ParsedFeed:
     ns = ATOM03 if root.tag == ATOM03 + "feed" else ATOM if root.tag == ATOM + "feed" else ""
     base = _base(root, url)
     feed_author = _child_text(root, f"{ns}author/{ns}name")
-    links = _links(root.findall(ns + "link"), base)
+    link_elements = root.findall(ns + "link")
+    links = _links(link_elements, base)
     title, _ = _atom_text(root.find(ns + "title"))
     subtitle, _ = _atom_text(_child(root, ns + "subtitle", ns + "tagline"))
     return ParsedFeed(
@@ -562,7 +564,7 @@ def _parse_atom(root: etree._Element, url: str) -> ParsedFeed:
         entries=tuple(
             _atom_entry(e, ns, base, feed_author) for e in _capped(root.iterfind(ns + "entry"))
         ),
-        hub_links=tuple(h for r, h in _all_links(root.findall(ns + "link"), base) if r == "hub"),
+        hub_links=tuple(h for r, h in _all_links(link_elements, base) if r == "hub"),
         self_link=links.get("self"),
     )
 
