@@ -73,6 +73,24 @@ def site(any_store: Store, server: FeedServer) -> Site:
     return Site(server, any_store, config)
 
 
+def test_text_past_ascii_is_stored_as_text_and_found(site: Site) -> None:
+    # Posts go from the parsing processes to the store in UTF-8 and are written as they
+    # are: what comes back, and what search finds and marks, must be the same text.
+    html = "<p>Café ‘résumés’ – 🌱 seedlings, жизнь.</p>"
+    site.blog("Little Shapton", [Entry("1", "Café notes", html, day(1))])
+    site.fetch()
+    (post,) = site.store.river(limit=10)
+    assert post.content_html == html
+    if site.store.db.dialect == "sqlite":
+        row = site.store.db.fetchone("SELECT typeof(content_html) AS t FROM posts")
+        assert row == {"t": "text"}
+    found = site.search("résumé")
+    assert [h.post.title for h in found.hits] == ["Café notes"]
+    assert "‘<mark>résumés</mark>’" in found.hits[0].snippet_html
+    assert site.titles("жизнь") == ["Café notes"]
+    index_is_whole(site.store)
+
+
 # --- the query language ---------------------------------------------------------------
 
 
@@ -536,7 +554,7 @@ def test_a_database_whose_index_kept_its_own_text_is_indexed_again(
 
 def _waiting(
     site: Site, name: str, entries: list[Entry], source: Source | None = None
-) -> dict[int, tuple[str, str]]:
+) -> dict[int, tuple[str, bytes]]:
     """A blog's posts stored as a pass stores them: waiting for the index.  (Without
     ``source``, a new blog; with it, a later fetch of that one.)"""
     source = source or site.blog(name, entries)
@@ -545,7 +563,7 @@ def _waiting(
     now = datetime.now(UTC)
     posts = clean_feed(parse_feed(feed, source.url), now)
     state = decide(source, fetched, now=now, interval=timedelta(hours=1), rng=random.Random(1))
-    later: dict[int, tuple[str, str]] = {}
+    later: dict[int, tuple[str, bytes]] = {}
     (counts,) = site.store.save_fetches(
         [(source, state, posts, FetchLogEntry(now, "ok", 200, None, 0))], later=later
     )

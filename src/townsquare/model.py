@@ -131,8 +131,15 @@ class Verdict:
 class CleanPost:
     """An entry after ``clean``: plain text where text is meant, safe HTML.
 
-    ``extract`` may replace ``content_html`` with the whole article from the
-    post's page (sanitised the same way); ``filter`` sets ``left_out``.
+    ``extract`` may replace the HTML with the whole article from the post's page
+    (sanitised the same way); ``filter`` sets ``left_out``.
+
+    The HTML and the text are kept in UTF-8, as the store writes them: posts are
+    made in the parsing processes and written by the one writer thread, which sets
+    the pace of a first pass, and a string would be decoded when it arrives and
+    encoded again to be written (a twentieth of the pass), and would take two bytes
+    a character once it holds a curly quote.  ``content_html`` and ``text`` decode
+    them for what reads them as text (filters, extraction).
     """
 
     guid: str | None
@@ -142,12 +149,21 @@ class CleanPost:
     author: str | None  # plain text
     published: datetime | None  # None: no usable date; the store uses the time first seen
     updated: datetime | None
-    content_html: str  # sanitised
+    content_utf8: bytes  # the sanitised HTML, in UTF-8
     summary_html: str  # sanitised
     categories: tuple[str, ...]  # plain text tags from the feed
     content_hash: str  # changes when the post is edited (the feed's version, even if extracted)
-    text: str  # content_html as the words a reader sees (what search indexes and filters read)
+    text_utf8: bytes  # the HTML as the words a reader sees (what search indexes and filters
+    # read), in UTF-8
     left_out: Verdict | None = None  # set by the filter stage: why the site does not show it
+
+    @property
+    def content_html(self) -> str:
+        return self.content_utf8.decode()
+
+    @property
+    def text(self) -> str:
+        return self.text_utf8.decode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -404,11 +404,11 @@ def clean_entry(entry: ParsedEntry, now: datetime) -> CleanPost:
         author=_author(entry.author),
         published=_clamp(entry.published, now),
         updated=_clamp(entry.updated, now),
-        content_html=content_html,
+        content_utf8=content_utf8,
         summary_html=summary_html,
         categories=_tags(entry.categories),
         content_hash=_hash(title, content_utf8, summary_html, entry.author),
-        text=text_of(content_html),
+        text_utf8=text_of(content_html).encode(),
     )
 
 
@@ -416,7 +416,7 @@ def clean_feed(feed: ParsedFeed, now: datetime) -> list[CleanPost]:
     """The feed's posts; an entry with no guid, link or text (a feed cut off mid-item) is
     skipped, since it could never be matched to its complete self later."""
     posts = (clean_entry(entry, now) for entry in feed.entries)
-    return [p for p in posts if p.guid or p.link or p.content_html]
+    return [p for p in posts if p.guid or p.link or p.content_utf8]
 
 
 def feed_title(feed: ParsedFeed, fallback: str) -> str:

@@ -63,5 +63,8 @@ def with_article(post: CleanPost, html: str) -> CleanPost:
     if len(text[:_LONG]) <= len(post.text[:_LONG]):
         return post
     return replace(
-        post, content_html=html, summary_html=post.summary_html or post.content_html, text=text
+        post,
+        content_utf8=html.encode(),
+        summary_html=post.summary_html or post.content_html,
+        text_utf8=text.encode(),
     )

@@ -488,7 +488,7 @@ class Writer:
     one commit.  When the writer keeps up, each source is its own transaction.
 
     The posts it stores wait for the search index (``store.index_pending``) until
-    their texts come to ``INDEX_BATCH`` characters, nothing has come to be stored for
+    their texts come to ``INDEX_BATCH`` bytes, nothing has come to be stored for
     ``INDEX_AFTER`` seconds, or the writer closes: one large batch, sorted, costs
     FTS5 far less than many small ones.
     """
@@ -503,7 +503,7 @@ class Writer:
             queue.SimpleQueue()
         )
         # post id -> content hash and text, of the posts waiting for the search index
-        self._later: dict[int, tuple[str, str]] = {}
+        self._later: dict[int, tuple[str, bytes]] = {}
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 

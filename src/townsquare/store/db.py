@@ -74,6 +74,7 @@ class Database(Protocol):
 
     dialect: str
     url: str
+    utf8_text: str  # SQL for a parameter given as UTF-8 bytes, made text
 
     def execute(self, sql: str, params: Params = ()) -> int: ...
     def insert(self, sql: str, params: Params = ()) -> int: ...
@@ -214,6 +215,7 @@ class SQLiteDatabase(BaseDatabase):
     """SQLite in WAL mode with foreign keys; writes in ``BEGIN IMMEDIATE``."""
 
     dialect = "sqlite"
+    utf8_text = "CAST(? AS TEXT)"  # the bytes as they are: the database is UTF-8
     _integrity_error = sqlite3.IntegrityError
     _driver_error = sqlite3.DatabaseError
     # In WAL mode writers carry on during a snapshot; they are not seen in it.

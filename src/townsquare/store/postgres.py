@@ -52,6 +52,7 @@ def _sql(sql: str) -> str:
 
 class PostgresDatabase(BaseDatabase):
     dialect = "postgresql"
+    utf8_text = "convert_from(?, 'UTF8')"
     _integrity_error = psycopg.IntegrityError
     _driver_error = psycopg.Error
     _begin_snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"

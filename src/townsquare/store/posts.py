@@ -15,6 +15,27 @@ from .db import Row, to_datetime
 from .search_index import SearchIndex
 
 _CHUNK = 400
+_INSERTED = (
+    "source_id",
+    "guid",
+    "link",
+    "canonical_link",
+    "title",
+    "author",
+    "published",
+    "updated",
+    "first_seen",
+    "last_changed",
+    "content_html",
+    "summary_html",
+    "categories",
+    "content_hash",
+    "duplicate_of",
+    "hidden_reason",
+    "hidden_by",
+    "filter_id",
+    "hidden_at",
+)  # the columns of a new post
 _INSERT_CHUNK = 500  # posts in one INSERT: 19 values each, under SQLite's 32,766
 
 _POST_COLUMNS = """p.id, p.source_id, s.title AS source_title, s.slug AS source_slug,
@@ -163,7 +184,7 @@ class PostStore(ClaimStore, SearchIndex):
     ) -> SaveCounts:
         """Store one fetch's outcome in one transaction (posts, source state, log), then
         index its posts for search."""
-        later: dict[int, tuple[str, str]] = {}
+        later: dict[int, tuple[str, bytes]] = {}
         result = self.save_fetches([(source, state, posts, log)], later=later)[0]
         if isinstance(result, Exception):
             raise result
@@ -171,7 +192,7 @@ class PostStore(ClaimStore, SearchIndex):
         return result
 
     def save_fetches(
-        self, saves: Sequence[FetchSave], *, later: dict[int, tuple[str, str]]
+        self, saves: Sequence[FetchSave], *, later: dict[int, tuple[str, bytes]]
     ) -> list[SaveCounts | Exception]:
         """Several fetches, each as ``save_fetch`` stores one, in one transaction.
 
@@ -297,16 +318,16 @@ class PostStore(ClaimStore, SearchIndex):
 
     def _update_post(self, post_id: int, post: CleanPost, now: datetime) -> None:
         self.db.execute(
-            """UPDATE posts SET title = ?, author = ?, published = coalesce(?, published),
-                   updated = ?, content_html = ?, summary_html = ?, categories = ?,
-                   content_hash = ?, last_changed = ?
+            f"""UPDATE posts SET title = ?, author = ?, published = coalesce(?, published),
+                   updated = ?, content_html = {self.db.utf8_text}, summary_html = ?,
+                   categories = ?, content_hash = ?, last_changed = ?
                WHERE id = ?""",
             (
                 post.title,
                 post.author,
                 post.published,
                 post.updated,
-                post.content_html,
+                post.content_utf8,
                 post.summary_html,
                 json.dumps(list(post.categories)),
                 post.content_hash,
@@ -342,7 +363,7 @@ class PostStore(ClaimStore, SearchIndex):
                     duplicate_of = other["id"]
             left_out = post.left_out
             rows.append(
-                (
+                (  # in the order of _INSERTED
                     source.id,
                     post.guid,
                     post.link,
@@ -353,7 +374,7 @@ class PostStore(ClaimStore, SearchIndex):
                     post.updated,
                     now,
                     now,
-                    post.content_html,
+                    post.content_utf8,
                     post.summary_html,
                     json.dumps(list(post.categories)),
                     post.content_hash,
@@ -365,14 +386,18 @@ class PostStore(ClaimStore, SearchIndex):
                 )
             )
         ids: dict[tuple[str | None, str | None, str], int] = {}
+        row_marks = (
+            "("
+            + ", ".join(
+                self.db.utf8_text if column == "content_html" else "?" for column in _INSERTED
+            )
+            + ")"
+        )
         for i in range(0, len(rows), _INSERT_CHUNK):
             chunk = rows[i : i + _INSERT_CHUNK]
-            values = ", ".join(["(" + ", ".join("?" * len(chunk[0])) + ")"] * len(chunk))
+            values = ", ".join([row_marks] * len(chunk))
             for r in self.db.fetchall(
-                f"""INSERT INTO posts (source_id, guid, link, canonical_link, title, author,
-                        published, updated, first_seen, last_changed, content_html, summary_html,
-                        categories, content_hash, duplicate_of, hidden_reason, hidden_by,
-                        filter_id, hidden_at)
+                f"""INSERT INTO posts ({", ".join(_INSERTED)})
                     VALUES {values} RETURNING id, guid, link, content_hash""",
                 [value for row in chunk for value in row],
             ):

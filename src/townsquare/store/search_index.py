@@ -36,7 +36,7 @@ _SOURCE_ROWS = """SELECT search_key, post_id, title, content_html, blog, author,
 
 class SearchIndex(SourceStore):
     def _index_later(
-        self, written: Mapping[int, CleanPost], later: dict[int, tuple[str, str]]
+        self, written: Mapping[int, CleanPost], later: dict[int, tuple[str, bytes]]
     ) -> None:
         """Mark posts just inserted or edited as waiting for the search index (in the
         transaction that wrote them, so a crash loses none), and keep their content
@@ -46,11 +46,11 @@ class SearchIndex(SourceStore):
         self.db.executemany(
             "INSERT OR IGNORE INTO search_pending (post_id) VALUES (?)", [(i,) for i in written]
         )
-        later.update((i, (post.content_hash, post.text)) for i, post in written.items())
+        later.update((i, (post.content_hash, post.text_utf8)) for i, post in written.items())
 
-    def index_pending(self, texts: Mapping[int, tuple[str, str]] | None = None) -> int:
+    def index_pending(self, texts: Mapping[int, tuple[str, bytes]] | None = None) -> int:
         """Index every post waiting for the search index, in one transaction; gives how
-        many.  ``texts`` holds the content hash and text of posts whose text is at hand;
+        many.  ``texts`` holds the content hash and text (UTF-8) of posts whose text is at hand;
         the others' (left by a crash, or edited since by another process) are made
         again from their HTML."""
         if self.db.dialect != "sqlite":
@@ -65,17 +65,17 @@ class SearchIndex(SourceStore):
             )
             if not rows:
                 return 0
-            chosen: dict[int, str | None] = {}
+            chosen: dict[int, bytes | None] = {}
             for r in rows:
-                content_hash, text = texts.get(r["post_id"], ("", None))
-                chosen[r["post_id"]] = text if content_hash == r["content_hash"] else None
+                content_hash, text = texts.get(r["post_id"], ("", b""))
+                chosen[r["post_id"]] = _cut(text) if content_hash == r["content_hash"] else None
             missing = [i for i, text in chosen.items() if text is None]
             for chunk in _chunks(missing):
                 marks = ",".join("?" * len(chunk))
                 for r in self.db.fetchall(
                     f"SELECT id, content_html FROM posts WHERE id IN ({marks})", chunk
                 ):
-                    chosen[r["id"]] = search_text(r["content_html"])
+                    chosen[r["id"]] = search_text(r["content_html"]).encode()
             self._write_rows(rows, chosen)
             self.db.execute("DELETE FROM search_pending")
         return len(rows)
@@ -86,7 +86,9 @@ class SearchIndex(SourceStore):
             return False
         return self.db.fetchone("SELECT 1 AS x FROM search_pending LIMIT 1") is not None
 
-    def _write_rows(self, rows: list[Row], texts: Mapping[int, str | None]) -> None:
+    def _write_rows(self, rows: list[Row], texts: Mapping[int, bytes | None]) -> None:
+        """Index ``rows``, each with its text from ``texts``, in UTF-8 and no longer than
+        ``search_text`` gives."""
         # A post waiting for the index is not in it (migration 0013's triggers).
         # In rowid order: FTS5 writes out what it holds whenever a rowid comes in lower
         # than the last, and a segment per post would make indexing several times slower.
@@ -101,12 +103,12 @@ class SearchIndex(SourceStore):
         )
         self.db.executemany(
             "INSERT INTO post_search (rowid, title, body, blog, author, tags)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            f" VALUES (?, ?, {self.db.utf8_text}, ?, ?, ?)",
             [
                 (
                     r["search_key"],
                     r["title"],
-                    (texts[r["post_id"]] or "")[:MAX_TEXT],
+                    texts[r["post_id"]] or b"",
                     r["blog"],
                     r["author"],
                     r["tags"],
@@ -150,7 +152,9 @@ class SearchIndex(SourceStore):
                 if not rows:
                     break
                 last = rows[-1]["post_id"]
-                self._write_rows(rows, {r["post_id"]: search_text(r["content_html"]) for r in rows})
+                self._write_rows(
+                    rows, {r["post_id"]: search_text(r["content_html"]).encode() for r in rows}
+                )
                 done += len(rows)
                 if progress:
                     progress(done, total)
@@ -166,6 +170,11 @@ class SearchIndex(SourceStore):
         row = self.db.fetchone("SELECT count(*) AS n FROM posts")
         assert row is not None
         return int(row["n"])
+
+
+def _cut(text: bytes) -> bytes:
+    """``text`` cut as ``search_text`` cuts it (at ``MAX_TEXT`` characters)."""
+    return text if len(text) <= MAX_TEXT else text.decode()[:MAX_TEXT].encode()
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
