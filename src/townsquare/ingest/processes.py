@@ -29,7 +29,7 @@ from contextlib import suppress
 from typing import IO, Any
 
 _LENGTH = struct.Struct("!Q")  # each message: its length, then a pickle
-NICENESS = 10  # how far below this process a child's priority is
+NICENESS = 19  # how far below this process a child's priority is: the lowest there is
 CLOSE_TIMEOUT = 30.0  # seconds a child may take to finish its job once told to stop
 PARENT_CHECK = 0.5  # seconds between a child's looks at whether its parent is there
 # Each pipe's buffer, where the system allows it (Linux: up to /proc/sys/fs/pipe-max-size,
