@@ -137,7 +137,7 @@ class CleanPost:
     The HTML and the text are kept in UTF-8, as the store writes them: posts are
     made in the parsing processes and written by the one writer thread, which sets
     the pace of a first pass, and a string would be decoded when it arrives and
-    encoded again to be written (a twentieth of the pass), and would take two bytes
+    encoded again to be written (about 4 % of the pass), and would take two bytes
     a character once it holds a curly quote.  ``content_html`` and ``text`` decode
     them for what reads them as text (filters, extraction).
     """
