@@ -18,7 +18,7 @@ import pytest
 from conftest import BACKEND, FeedServer
 from helpers import Blogs, Entry, entries_rss
 from townsquare.config import Config, load
-from townsquare.ingest.clean import clean_feed
+from townsquare.ingest.clean import clean_feed, text_of
 from townsquare.ingest.parse import parse_feed
 from townsquare.ingest.pipeline import Writer
 from townsquare.ingest.schedule import decide
@@ -26,6 +26,7 @@ from townsquare.model import FetchOutcome, FetchResult, SaveCounts, Source
 from townsquare.search import SearchResults, Sort, search
 from townsquare.store import FetchLogEntry, Store, open_store
 from townsquare.store import search as store_search
+from townsquare.store.search_text import MAX_TEXT
 
 
 def day(n: int) -> datetime:
@@ -88,6 +89,23 @@ def test_text_past_ascii_is_stored_as_text_and_found(site: Site) -> None:
     assert [h.post.title for h in found.hits] == ["Café notes"]
     assert "‘<mark>résumés</mark>’" in found.hits[0].snippet_html
     assert site.titles("жизнь") == ["Café notes"]
+    index_is_whole(site.store)
+
+
+def test_only_the_start_of_a_very_long_post_is_searchable(site: Site) -> None:
+    # A pass hands the index the post's text in UTF-8, cut where search_text cuts it,
+    # which FTS5 reads again to take the post out: the two must agree to the character.
+    words = "caf\u00e9 " * 60_000  # 300,000 characters, 360,000 bytes
+    body = f"<p>{words}allotments {words}greenhouses</p>"
+    site.blog("Little Shapton", [Entry("1", "Long read", body, day(1))])
+    site.fetch()
+    assert len(text_of(body)) > MAX_TEXT
+    assert site.titles("allotments") == ["Long read"]
+    assert site.titles("greenhouses") == []  # past the first MAX_TEXT characters
+    index_is_whole(site.store)
+    (post,) = site.store.river(limit=10)
+    site.store.remove_source(post.source_id)  # out of the index, by reading it again
+    assert site.titles("allotments") == []
     index_is_whole(site.store)
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ..model import CleanPost
 from .db import Row
-from .search_text import MAX_TEXT, search_text
+from .search_text import search_text, searchable
 from .sources import SourceStore
 
 _CHUNK = 400
@@ -68,7 +68,8 @@ class SearchIndex(SourceStore):
             chosen: dict[int, bytes | None] = {}
             for r in rows:
                 content_hash, text = texts.get(r["post_id"], ("", b""))
-                chosen[r["post_id"]] = _cut(text) if content_hash == r["content_hash"] else None
+                fresh = content_hash == r["content_hash"]
+                chosen[r["post_id"]] = searchable(text) if fresh else None
             missing = [i for i, text in chosen.items() if text is None]
             for chunk in _chunks(missing):
                 marks = ",".join("?" * len(chunk))
@@ -170,11 +171,6 @@ class SearchIndex(SourceStore):
         row = self.db.fetchone("SELECT count(*) AS n FROM posts")
         assert row is not None
         return int(row["n"])
-
-
-def _cut(text: bytes) -> bytes:
-    """``text`` cut as ``search_text`` cuts it (at ``MAX_TEXT`` characters)."""
-    return text if len(text) <= MAX_TEXT else text.decode()[:MAX_TEXT].encode()
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:

@@ -16,3 +16,8 @@ MAX_TEXT = 500_000  # characters of a post's text that are searchable (PostgreSQ
 def search_text(html: str | None) -> str:
     """The searchable text of a post's (sanitised) HTML."""
     return text_of(html)[:MAX_TEXT] if html else ""
+
+
+def searchable(text: bytes) -> bytes:
+    """A post's text in UTF-8 (``CleanPost.text_utf8``), cut as ``search_text`` cuts it."""
+    return text if len(text) <= MAX_TEXT else text.decode()[:MAX_TEXT].encode()
