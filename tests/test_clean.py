@@ -16,6 +16,7 @@ from townsquare.ingest.clean import (
     safe_url,
     sanitize_html,
     text_of,
+    text_utf8_of,
 )
 from townsquare.model import ParsedEntry, ParsedFeed
 
@@ -91,6 +92,34 @@ def test_control_characters_leave_post_html(post: str, expected: str) -> None:
 def test_text_of_gives_the_words_a_reader_sees() -> None:
     html = sanitize_html("<p>Digital<br>identity &amp; <b>trust</b> &lt;script&gt;</p>", BASE)
     assert " ".join(text_of(html).split()) == "Digital identity & trust <script>"
+
+
+@pytest.mark.parametrize(
+    "post",
+    [
+        "<p>Digital<br>identity &amp; <b>trust</b> &lt;script&gt; &quot;quoted&quot;</p>",
+        "<p>a&nbsp;b \u00a0 c &amp;amp; &amp;lt; &amp;nbsp; &#38;gt; &#x26;quot;</p>",
+        "<p>&copy; &#169; &eacute;t&eacute; &notin; &amp &lt; &#0; &#x110000; &#128;</p>",
+        '<a href="https://x.example/?a=1&amp;b=2" title="x>y &quot;z&quot;">link &gt;</a>',
+        "<pre>a < b && c > d</pre><p>1 < 2 & 3 > 2",
+        "caf\u00e9 \u2018r\u00e9sum\u00e9s\u2019 \u2013 \U0001f331 \u0436\u0438\u0437\u043d\u044c",
+        "<p>a\x02b &#3; c</p><script>x = '<p>&amp;</p>'</script><!-- <b>&amp;</b> -->",
+        "plain words, no markup at all",
+        "",
+    ],
+)
+def test_the_words_in_utf8_are_the_words_of_the_html(post: str) -> None:
+    # The parsing processes make a post's text with text_utf8_of, and the store makes it
+    # again with text_of to take the post out of the search index: they must agree.
+    html = sanitize_html(post, BASE)
+    assert text_utf8_of(html.encode()) == text_of(html).encode()
+
+
+def test_references_the_sanitiser_never_writes_are_decoded_all_the_same() -> None:
+    html = "<p>&copy; 2024 &amp;lt;b&amp;gt; &#169;&nbsp;&eacute;t&eacute; &amp</p>"
+    assert text_utf8_of(html.encode()) == text_of(html).encode()
+    words = text_utf8_of(html.encode()).decode().strip(" ").split(" ")
+    assert words == ["\u00a9", "2024", "&lt;b&gt;", "\u00a9\u00a0\u00e9t\u00e9", "&"]
 
 
 def test_relative_addresses_resolve_against_the_base() -> None:

