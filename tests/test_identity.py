@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin
 
 import pytest
 
@@ -67,6 +68,32 @@ def test_rotating_guids_with_stable_links_make_no_duplicates(
         report = run_pass(store, config, force=True)
         assert (report.new, report.updated, report.unchanged) == (0, 0, 2)
     assert store.count_posts() == 2
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://blog.example/2024/07/a-post",
+        "https://user@blog.example:8443/a-post/",
+        "HTTPS://Blog.Example/a-post",
+        "https://blog.example/a-post?",
+        "https://blog.example/a-post#",
+        "https://blog.example/a-post;v=1",
+        "https://blog.example/a/../a-post",
+        "https://blog.example/a post",
+        "https://bl\u00f6g.example/a-post",
+        "http://[::1]/a-post",
+        "//other.example/a-post",
+        "/2024/a-post",
+        "a-post",
+    ],
+)
+def test_a_link_is_made_absolute_as_it_always_was(link: str) -> None:
+    # A post without a GUID is known by its link: one read differently after an upgrade
+    # would be stored again as a new post.
+    feed = rss([Item("A post", link=link)]).encode()
+    entry = parse_feed(feed, "https://blog.example/feed/").entries[0]
+    assert entry.link == urljoin("https://blog.example/feed/", link)
 
 
 def test_posts_without_guid_or_link_are_known_by_their_content(

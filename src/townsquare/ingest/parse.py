@@ -80,6 +80,7 @@ _HTML_TOPS = frozenset(
     {"html", "head", "body", "title", "meta", "link", "h1", "h2", "p", "div", "pre", "center",
      "table", "script", "style", "noscript", "br", "span"}
 )  # fmt: skip
+_PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.\-_~%:@!$&'()*+,=]+(?:/[^?#;\s]*)?\Z")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)
 
 MAX_ENTRIES = 10_000  # entries read from one feed; the rest are ignored
@@ -314,6 +315,13 @@ def _base(el: etree._Element, fallback: str) -> str:
     return base or fallback
 
 
+def _join(base: str, link: str) -> str:
+    """``urljoin(base, link)``, without its cost for the shape nearly every link has: an
+    http(s) address with a plain host and no parameters, query or fragment, which it
+    gives as it is."""
+    return link if _PLAIN_ABSOLUTE.match(link) else urljoin(base, link)
+
+
 def parse_date(text: str | None) -> datetime | None:
     """A moment in UTC from any common date format, or None."""
     if not text:
@@ -446,7 +454,7 @@ def _parse_rss(root: etree._Element, url: str) -> ParsedFeed:
 def _site_link(channel: etree._Element, atom_links: list[etree._Element], base: str) -> str | None:
     for el in channel.findall("link"):
         if el.text and el.text.strip():
-            return urljoin(base, el.text.strip())
+            return _join(base, el.text.strip())
     alternate = _atom_links(atom_links, "alternate", base)
     return alternate[0] if alternate else None
 
@@ -455,7 +463,7 @@ def _atom_links(links: Iterable[etree._Element], rel: str, base: str) -> tuple[s
     out = []
     for el in links:
         if (el.get("rel") or "alternate") == rel and el.get("href"):
-            out.append(urljoin(base, el.get("href", "").strip()))
+            out.append(_join(base, el.get("href", "").strip()))
     return tuple(out)
 
 
@@ -476,7 +484,7 @@ def _rss_item(item: etree._Element, feed_base: str) -> ParsedEntry:
         author = _child_text(item, ATOM + "author/" + ATOM + "name")
     return ParsedEntry(
         guid=guid,
-        link=urljoin(base, link) if link else None,
+        link=_join(base, link) if link else None,
         title=kids.text("title"),
         title_is_html=True,
         author=author,
@@ -532,7 +540,7 @@ def _rdf_item(item: etree._Element, ns: str, feed_base: str) -> ParsedEntry:
     link = kids.text(ns + "link")
     return ParsedEntry(
         guid=item.get(RDF + "about") or link,
-        link=urljoin(base, link) if link else None,
+        link=_join(base, link) if link else None,
         title=kids.text(ns + "title"),
         title_is_html=True,
         author=kids.text(DC + "creator"),
@@ -574,7 +582,7 @@ def _all_links(links: Iterable[etree._Element], base: str) -> list[tuple[str, st
     for el in links:
         href = (el.get("href") or "").strip()
         if href:
-            out.append(((el.get("rel") or "alternate").lower(), urljoin(_base(el, base), href)))
+            out.append(((el.get("rel") or "alternate").lower(), _join(_base(el, base), href)))
     return out
 
 
@@ -686,7 +694,7 @@ def _json_item(item: dict[str, Any], base: str, feed_author: str | None) -> Pars
     link = _s(item.get("url")) or _s(item.get("external_url"))
     return ParsedEntry(
         guid=_s(item.get("id")),
-        link=urljoin(base, link) if link else None,
+        link=_join(base, link) if link else None,
         title=_s(item.get("title")),
         title_is_html=False,
         author=_json_author(item) or feed_author,
