@@ -96,14 +96,15 @@ _CONTROL = re.compile(
 _IMG = re.compile(r"<img [^>]*>")  # in sanitised HTML (see _VALUE)
 _TINY = re.compile(r' (?:width|height)="[01]"')
 _SAFE_TAG = re.compile(r"<[^>]*>")  # in sanitised HTML, every "<" opens a tag
-_SAFE_TAG_UTF8 = re.compile(rb"<[^>]*>")
+_SAFE_TAG_UTF8 = re.compile(_SAFE_TAG.pattern.encode())  # the same tags, in UTF-8
 # The sanitiser writes "&", "<", ">", '"' and the no-break space as these, and no other
 # reference: it decodes every other one.
-_ENTITY_UTF8 = re.compile(rb"&(?:amp|lt|gt|quot|nbsp);")
-_OTHER_ENTITY_UTF8 = re.compile(rb"&(?!(?:amp|lt|gt|quot|nbsp);)")
 _ENTITIES_UTF8 = {
     b"&amp;": b"&", b"&lt;": b"<", b"&gt;": b">", b"&quot;": b'"', b"&nbsp;": "\xa0".encode()
 }  # fmt: skip
+_ENTITY_NAMES = b"|".join(entity[1:-1] for entity in _ENTITIES_UTF8)
+_ENTITY_UTF8 = re.compile(rb"&(?:%s);" % _ENTITY_NAMES)
+_OTHER_ENTITY_UTF8 = re.compile(rb"&(?!(?:%s);)" % _ENTITY_NAMES)
 _PLAIN_WEB_URL = re.compile(r"https?://[A-Za-z0-9][^\s/?#\\@]*(?:[/?#][^\s\\]*)?\Z", re.I)
 # A link with a lower-case host and no port, query, fragment or space.
 _PLAIN_LINK = re.compile(r"https?://([a-z0-9.-]+)((?:/[^?#\s]*)?)\Z")
