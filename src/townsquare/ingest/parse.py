@@ -204,6 +204,9 @@ def _xml_root(body: bytes, content_type: str | None, url: str) -> etree._Element
             tree = None
         if tree is not None and not any(e.level >= etree.ErrorLevels.ERROR for e in errors):
             return tree
+        # Let the first tree go before the second is made: a broken 10 MB feed's tree
+        # can take 150 MB, and holding both doubled a parsing process's peak.
+        tree = None
     text = _decode(body, content_type)
     text = _XML_DECL.sub("", text, count=1)
     if "<!" in text:
