@@ -214,12 +214,17 @@ def test_kill_on_postgresql(
     sink = sink_factory("data-after:2")
     env = _env(pg_url, sink.port)
     first = _run(env)
+    deadline = time.monotonic() + 30
     while not sink.held():
         assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, "the server never reached the hold"
         time.sleep(0.01)
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=10)
+    assert first.returncode == -signal.SIGKILL
+
     second = _run(env)
-    assert second.communicate(timeout=60) and second.returncode == 0
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
     assert sink.recipients() == Counter(addresses)
     assert list(_statuses(pg_url).values()).count("unknown") == 1

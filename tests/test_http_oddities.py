@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -253,15 +254,35 @@ def test_odd_headers_do_not_end_the_pass(
     }
     for name, response in cases.items():
         add(store, server.respond(f"/{name}", response), name)
+    began = datetime.now(UTC)
     outcome = within(10, lambda: run_pass(run))
-    assert outcome.source("retry")["last_error"] == (
-        "the server answered 503 Service Unavailable (asked us to come back later)"
-    )
+    ended = datetime.now(UTC)
+    later = "(asked us to come back later)"
+    assert {name: outcome.source(name)["last_error"] for name in cases if "retry" in name} == {
+        "retry": f"the server answered 503 Service Unavailable {later}",
+        "retry-date": f"the server answered 429 Too Many Requests {later}",
+        "retry-odd": f"the server answered 503 Service Unavailable {later}",
+    }
     for name in ("max-age", "link", "type", "etag"):
         assert outcome.source(name)["status"] == "ok", name
         assert len(outcome.posts_of(name)) == 2
-    # the next attempt is at most a day away, however far the server asked
-    assert outcome.source("retry")["next_due_at"] < "9999"
+
+    def wait(name: str) -> tuple[timedelta, timedelta]:
+        """The shortest and the longest the wait for the next attempt can be: the pass
+        began and ended at moments we know, and the store keeps whole seconds."""
+        due = datetime.fromisoformat(outcome.source(name)["next_due_at"])
+        return due - ended, due - began + timedelta(seconds=1)
+
+    # The next attempt is a day away, however far the server asked: no further, and
+    # no sooner (the server's wish is kept up to the cap).
+    for name in ("retry", "retry-date"):
+        shortest, longest = wait(name)
+        assert shortest <= timedelta(hours=24) <= longest, (name, shortest, longest)
+    # A Retry-After that is neither seconds nor a date is not read: the first failure's
+    # usual wait stands (ten minutes, give or take a tenth).
+    shortest, longest = wait("retry-odd")
+    assert longest >= timedelta(minutes=9), longest
+    assert shortest <= timedelta(minutes=11), shortest
     # and a conditional request with those odd validators works
     assert "0 failed" in run_pass(run, "--all", "--source", "etag").fetch.out
 

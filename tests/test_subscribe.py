@@ -218,6 +218,10 @@ def test_tampered_links(
     other = replace(mail_config, secret_key="z" * 40)
     assert confirm(store, other, token, now=NOW).outcome is Outcome.BAD_LINK
     assert store.subscriber_counts().unconfirmed == 1
+    # The link as it was sent still works: it was the tampering that was refused.
+    assert confirm(store, mail_config, token, now=NOW).outcome is Outcome.CONFIRMED
+    counts = store.subscriber_counts()
+    assert (counts.unconfirmed, counts.confirmed[Frequency.DAILY]) == (0, 1)
 
 
 def test_unconfirmed_addresses_forgotten_after_seven_days(

@@ -109,7 +109,14 @@ def test_approving_a_suggestion_lists_the_blog_and_tells_the_suggester(
     item = store.add_item(ItemKind.SUGGESTION, _site(server), "Sam", "sam@example.org", "", NOW)
     asyncio.run(check_item(store, config, item.id))
     item = store.item(item.id)
-    assert item.feed is not None and all(c.passed for c in item.checks)
+    assert item.feed is not None
+    assert [(c.name, c.passed) for c in item.checks] == [
+        ("Not on the block list", True),
+        ("Not already listed", True),
+        ("Reachable", True),
+        ("Has a feed that parses", True),
+        ("Has recent posts", True),
+    ]
     store.ensure_category("Digital")
     source, emailed = moderate.approve_suggestion(
         store,
