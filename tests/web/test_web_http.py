@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from lxml import html as lxml_html
 from openapi_spec_validator import validate
 
+from townsquare.demo.server import sample_blogs
 from townsquare.store import Store
 
 from .conftest import LiveSite
@@ -295,7 +296,11 @@ def test_the_api_answers_as_documented(
     by_blog = json.loads(demo_site.get("/api/posts?blog=hana-okafor-weeknotes").body)
     assert {p["blog"]["slug"] for p in by_blog["posts"]} == {"hana-okafor-weeknotes"}
     by_category = json.loads(demo_site.get("/api/posts?category=health").body)
+    assert by_category["posts"] and by_category["next"] is None
     assert all("Health" in p["categories"] for p in by_category["posts"])
+    health = {b.title for b in sample_blogs() if "Health" in b.categories}
+    assert len(health) == 2  # the NHS trust's digital team and the carers' charity
+    assert {p["blog"]["title"] for p in by_category["posts"]} == health
 
     blogs = json.loads(demo_site.get("/api/blogs").body)
     for blog in blogs["blogs"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import socket
 import threading
 import time
@@ -26,6 +27,7 @@ from .conftest import Blog, Instance, in_thread
 from .test_websub_subscribe import NEW, chained
 
 Events = queue.Queue[tuple[str, str]]
+HTML = "text/html; charset=utf-8"
 
 
 class Stream:
@@ -188,14 +190,78 @@ def test_an_open_river_shows_a_pushed_post_announced_and_focus_stays(
         visitor.close()
 
 
-def test_a_browser_without_javascript_sees_the_same_page(
-    instances: Callable[..., Instance], blog: Blog
-) -> None:
-    """The live river adds nothing a reader without script can see: a meta and a script tag."""
+def river_of_two_pages(instances: Callable[..., Instance], blog: Blog) -> Instance:
+    """B of ``chained``, its river eleven posts long: a full first page and a second."""
+    for n in range(10):  # chained writes the eleventh
+        blog.write(f"Council notice {n + 1}")
     _, b = chained(instances, blog, start=False)
-    page = b.get("/").text
+    assert len(b.store.river(limit=20)) == 11 > b.config.page_size
+    return b
+
+
+def live_tags(b: Instance, page: str) -> list[str]:
+    """The two tags the live river adds to the river's first page, each found once."""
     top = b.store.river(limit=1)[0]
-    assert page.count(f'<meta name="townsquare-live" content="/events?after={top.id}">') == 1
-    assert "live-status" not in page and "aria-live" not in page
-    assert "townsquare-live" not in b.get("/page/2/").text
+    tags = [
+        f'<meta name="townsquare-live" content="/events?after={top.id}">',
+        *re.findall(r'<script src="/static/live\.[^"]*" defer></script>', page),
+    ]
+    assert len(tags) == 2 and all(page.count(tag) == 1 for tag in tags)
+    return tags
+
+
+def test_only_the_rivers_first_page_is_live(instances: Callable[..., Instance], blog: Blog) -> None:
+    b = river_of_two_pages(instances, blog)
+    page = b.get("/").text
+    live_tags(b, page)
+    assert "live-status" not in page and "aria-live" not in page  # live.js adds those
+    older = b.get("/page/2/")
+    assert older.status == 200 and older.text.count("<article") == 1
+    assert "townsquare-live" not in older.text and "<script" not in older.text
     assert "<script" not in b.get("/about/").text
+
+
+@pytest.mark.browser
+def test_a_browser_without_javascript_sees_the_same_page(
+    browser: Browser, instances: Callable[..., Instance], blog: Blog
+) -> None:
+    """The live river adds nothing a reader can see until a post arrives: without script,
+    the river's first page looks as it would without its meta and script tags, and with
+    script it looks no different."""
+    b = river_of_two_pages(instances, blog)
+    served = b.get("/").text
+    plain = served
+    for tag in live_tags(b, served):
+        plain = plain.replace(tag + "\n", "")
+    assert "townsquare-live" not in plain and "<script" not in plain
+
+    def seen(javascript: bool, body: str | None = None) -> tuple[str, bytes]:
+        """The page's text and how it looks, in chromium with or without JavaScript; with
+        ``body``, the river's address answers with that instead of the page as served."""
+        context = browser.new_context(
+            java_script_enabled=javascript, viewport={"width": 1280, "height": 900}
+        )
+        try:
+            if body is not None:
+                context.route(b.url, lambda route: route.fulfill(body=body, content_type=HTML))
+            page = context.new_page()
+            page.goto(b.url, wait_until="load")
+            if javascript:  # live.js has put in its (empty) status line
+                page.wait_for_selector("main p.live-status", state="attached")
+            else:  # the meta is in the page as served, and only there
+                live = page.locator('meta[name="townsquare-live"]')
+                assert live.count() == (1 if body is None else 0)
+            assert page.locator("main article").count() == 10
+            return page.inner_text("body"), page.screenshot(full_page=True)
+        finally:
+            context.close()
+
+    text, looks = seen(javascript=False)
+    plain_text, plain_looks = seen(javascript=False, body=plain)
+    assert plain_text == text
+    same = plain_looks == looks  # compared apart, so a failure does not print two PNGs
+    assert same, "without JavaScript, the live river's tags change how the page looks"
+    live_text, live_looks = seen(javascript=True)
+    assert live_text == text
+    same = live_looks == looks
+    assert same, "with JavaScript, the page looks different before any post arrives"

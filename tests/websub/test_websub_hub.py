@@ -101,16 +101,18 @@ def test_a_subscriber_without_a_secret_gets_unsigned_posts(
 
 
 def test_a_callback_that_does_not_echo_the_challenge_is_not_subscribed(
-    instances: Callable[..., Instance], blog: Blog, stub: Stub
+    instances: Callable[..., Instance], blog: Blog, stub: Stub, caplog: pytest.LogCaptureFixture
 ) -> None:
     site = listed(instances, blog)
+    caplog.set_level(logging.INFO, "townsquare.websub.hub")
     stub.echo = False
     status, _ = ask(
         site, **{"hub.mode": "subscribe", "hub.topic": site.feed, "hub.callback": stub.url}
     )
     assert status == 202
-    wait_for(lambda: stub.of("GET"))
-    time.sleep(0.3)
+    wait_for(lambda: f"not confirmed by {stub.url}" in caplog.text)  # the hub has decided
+    [check] = stub.of("GET")
+    assert check.query["hub.mode"] == "subscribe" and check.query["hub.challenge"]
     assert site.store.hub_subscriptions(datetime.now(UTC)) == []
 
 
