@@ -8,10 +8,13 @@ import asyncio
 import functools
 import gzip
 import socket
+import subprocess
+import sys
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import brotli
 import pytest
@@ -21,6 +24,7 @@ from conftest import FeedServer, Request, Response, Result
 from hostile import add, item, rss, run_pass, small_feed, within
 from rawserver import RawServer, read_request
 from townsquare.config import load
+from townsquare.ingest.parse import parse_feed
 from townsquare.ingest.pipeline import WINDOW
 from townsquare.store import Store
 
@@ -343,6 +347,48 @@ def test_at_most_ten_thousand_entries_are_read(
     outcome = within(30, lambda: run_pass(run))
     titles = {p["title"] for p in outcome.posts_of("Huge")}
     assert len(titles) == 10_000 and "P0" in titles and "P9999" in titles and "P10000" not in titles
+
+
+def test_a_flood_of_entries_costs_a_parsing_process_little_memory(tmp_path: Path) -> None:
+    """Only the first 10,000 entries are read, so the rest are not parsed either: a 10 MB
+    feed of 300,000 items made a tree of 150 MB, and its parsing process peaked at 181 MB
+    (297 MB before a broken feed's first tree was let go)."""
+    items = "".join(f"<item><guid>{n}</guid></item>" for n in range(400_000))
+    flood = tmp_path / "flood.xml"
+    flood.write_bytes(rss(items)[:10_000_000])  # cut off at the size cap, as it would be
+    # The peak is read from /proc (VmHWM): getrusage's would be this process's, which the
+    # child is forked from.
+    code = f"""
+import re
+from pathlib import Path
+from townsquare.ingest.parse import parse_feed
+feed = parse_feed(Path({str(flood)!r}).read_bytes(), "https://flood.example/feed.xml")
+peak = re.search(r"VmHWM:\\s*(\\d+) kB", Path("/proc/self/status").read_text())
+print(len(feed.entries), feed.entries[-1].guid, peak.group(1))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    entries, last, peak_kb = int(out[0]), out[1], int(out[2])
+    assert (entries, last) == (10_000, "9999")
+    assert peak_kb < 100_000, f"parsing the flood peaked at {peak_kb // 1024} MB"
+
+
+def test_markup_shown_in_posts_is_not_taken_for_entries() -> None:
+    """A post may show markup, in a CDATA section or a comment, a great deal of it: it is
+    text, and no part of the feed is left unread for it."""
+    shown = "<item><title>An example</title></item><entry/>" * 300
+    body = rss(
+        "".join(
+            f"<item><guid>{n}</guid><title>Post {n}</title><!-- <item>{shown} -->"
+            f"<description><![CDATA[<pre>{shown}</pre>]]></description></item>"
+            for n in range(60)
+        )
+    )
+    assert len(body) > 1_000_000 and body.count(b"<item>") > 30_000
+    feed = parse_feed(body, "https://example.org/feed.xml")
+    assert [e.title for e in feed.entries] == [f"Post {n}" for n in range(60)]
+    assert feed.entries[59].summary == f"<pre>{shown}</pre>"
 
 
 @pytest.mark.parametrize(

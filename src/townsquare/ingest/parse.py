@@ -84,6 +84,12 @@ _PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.\-_~%:@!$&'()*+,=]+(?:/[^?#;\
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)
 
 MAX_ENTRIES = 10_000  # entries read from one feed; the rest are ignored
+# Bodies this long are looked through for entries past MAX_ENTRIES before they are parsed.
+# A shorter one's tree is small whatever it holds.
+LOOK_FOR_FLOODS = 1_000_000
+# An entry's start tag, and what it could be mistaken for inside: text kept as it is.
+_ENTRY_OR_RAW = re.compile(rb"<(?:item|entry)[\s/>]|<!\[CDATA\[|<!--")
+_RAW_END = {b"<![CDATA[": b"]]>", b"<!--": b"-->"}
 MAX_DATE = 100  # characters in a date
 MAX_JSON_PARTS = 500_000  # objects and lists in a JSON Feed (10,000 rich items need 100,000)
 
@@ -191,6 +197,7 @@ def _drop_doctype(text: str) -> str:
 
 def _xml_root(body: bytes, content_type: str | None, url: str) -> etree._Element:
     """Parse as it is when the feed is well formed; repair and parse again if not."""
+    body = _without_excess_entries(body)
     root = _ROOT_START.search(body)
     prolog = body[: root.start()] if root else body
     if not _DOCTYPE_BYTES.search(prolog) and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -224,6 +231,33 @@ def _xml_root(body: bytes, content_type: str | None, url: str) -> etree._Element
         reason = f": {error.message} (line {error.line})" if error else ""
         raise ParseError(f"the feed is not readable XML{reason}")
     return tree
+
+
+def _without_excess_entries(body: bytes) -> bytes:
+    """The body cut off where its entry after the first ``MAX_ENTRIES`` starts, if it has
+    one: only those are read, and a 10 MB flood of 300,000 small entries made a tree of
+    150 MB.  The feed is then broken, and read as any feed cut off is; what came after
+    that entry is not read either (feeds give their own details before their entries).
+
+    Only the start tags of RSS items and Atom entries count, not text in CDATA sections
+    and comments, which may well show markup; each is found once, so this is linear."""
+    if len(body) < LOOK_FOR_FLOODS or body.count(b"<item") + body.count(b"<entry") <= MAX_ENTRIES:
+        return body
+    seen = 0
+    at = 0
+    while (found := _ENTRY_OR_RAW.search(body, at)) is not None:
+        end = _RAW_END.get(found.group())
+        if end is not None:  # text kept as it is: go past its end, if it has one
+            closed = body.find(end, found.end())
+            if closed < 0:
+                break
+            at = closed + len(end)
+            continue
+        seen += 1
+        if seen > MAX_ENTRIES:
+            return body[: found.start()]
+        at = found.end()
+    return body
 
 
 def _lxml(
