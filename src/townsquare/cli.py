@@ -717,8 +717,22 @@ def cmd_user(args: argparse.Namespace, config: Config) -> int:
 
     now = datetime.now().astimezone()
     with open_store(config.db) as store:
+        if args.json and args.action != "list":
+            raise InputError("--json goes with 'townsquare user list'")
         if args.action == "list":
             curators = store.curators()
+            if args.json:
+                _print_json(
+                    [
+                        {
+                            "username": c.username,
+                            "added": _iso(c.created_at),
+                            "last_signed_in": _iso(c.last_login_at),
+                        }
+                        for c in curators
+                    ]
+                )
+                return 0
             if not curators:
                 print("No curators yet. Add one with: townsquare user add USERNAME")
             for c in curators:
@@ -911,6 +925,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("action", choices=["add", "password", "remove", "list"])
     p.add_argument("username", nargs="?")
+    p.add_argument("--json", action="store_true", help="with list: the curators as JSON")
     p = command(
         "health-email",
         cmd_health_email,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -113,7 +114,16 @@ def test_user_add_reads_the_password_from_standard_input(
     with open_store(db_path) as store:
         assert verify(store.curator("ada"), "a brand new long password")
     assert run("user", "list").out.startswith("ada  (added ")
+    listed = json.loads(run("user", "list", "--json").out)
+    assert [(c["username"], c["last_signed_in"]) for c in listed] == [("ada", None)]
+    assert abs(datetime.fromisoformat(listed[0]["added"]) - datetime.now(UTC)) < timedelta(
+        minutes=5
+    )
+    assert run("user", "remove", "ada", "--json").err.endswith(
+        "--json goes with 'townsquare user list'\n"
+    )
     assert run("user", "remove", "ada").out == "Removed the curator ada\n"
+    assert json.loads(run("user", "list", "--json").out) == []
     assert run("user", "list").out.startswith("No curators yet.")
     assert "give the username" in run("user", "add").err
 
