@@ -106,6 +106,17 @@ def test_shutdown_ends_the_children() -> None:
         pool.submit(os.getpid)
 
 
+def test_told_to_stop_without_waiting_the_children_end_by_themselves() -> None:
+    # How a pass ends: the children are told first, and end while the writer finishes.
+    pool = ParsingProcesses(2)
+    pids = {pool.submit(os.getpid).result(timeout=30) for _ in range(4)}
+    pool.shutdown(wait=False)
+    assert all(_wait_until_gone(pid) for pid in pids)
+    pool.shutdown(wait=True)  # then waited for, which returns at once
+    with pytest.raises(RuntimeError, match="stopped"):
+        pool.submit(os.getpid)
+
+
 def test_no_child_outlives_a_parent_killed_with_kill_dash_nine(tmp_path: Path) -> None:
     script = tmp_path / "parent.py"
     script.write_text(

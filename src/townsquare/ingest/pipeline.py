@@ -140,9 +140,11 @@ class Ingest:
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)
+        if self._processes is not None:  # told first, they end while the writer finishes
+            self._processes.shutdown(wait=False, cancel_futures=True)
         self._writer.close()
         if self._processes is not None:
-            self._processes.shutdown(wait=True, cancel_futures=True)
+            self._processes.shutdown(wait=True)
 
     def _use_processes(self, sources: int) -> None:
         """Large passes parse and clean on every core, in worker processes."""
