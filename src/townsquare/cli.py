@@ -715,10 +715,13 @@ def _read_password(username: str) -> str:
 def cmd_user(args: argparse.Namespace, config: Config) -> int:
     from .curation.passwords import check_username, hash_password
 
+    # What was asked is checked before the store is opened (or made).
+    if args.json and args.action != "list":
+        raise InputError("--json goes with 'townsquare user list'")
+    if args.action != "list" and not args.username:
+        raise InputError(f"give the username: townsquare user {args.action} USERNAME")
     now = datetime.now().astimezone()
     with open_store(config.db) as store:
-        if args.json and args.action != "list":
-            raise InputError("--json goes with 'townsquare user list'")
         if args.action == "list":
             curators = store.curators()
             if args.json:
@@ -739,8 +742,6 @@ def cmd_user(args: argparse.Namespace, config: Config) -> int:
                 last = long_date(c.last_login_at) if c.last_login_at else "never"
                 print(f"{c.username}  (added {long_date(c.created_at)}, last signed in {last})")
             return 0
-        if not args.username:
-            raise InputError(f"give the username: townsquare user {args.action} USERNAME")
         username = check_username(args.username)
         if args.action == "remove":
             store.remove_curator(username)

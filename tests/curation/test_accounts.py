@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -89,6 +90,18 @@ def test_the_audit_log_is_newest_first(store: Store) -> None:
 
 
 # --- the command line --------------------------------------------------------------------
+
+
+def test_user_command_asked_wrongly_makes_no_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "new.db"
+    assert cli.main(["--db", str(db), "user", "add"]) == 1
+    assert cli.main(["--db", str(db), "user", "remove", "ada", "--json"]) == 1
+    err = capsys.readouterr().err
+    assert "give the username: townsquare user add USERNAME" in err
+    assert "--json goes with 'townsquare user list'" in err
+    assert not db.exists()
 
 
 def test_user_add_reads_the_password_from_standard_input(
