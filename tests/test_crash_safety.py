@@ -128,7 +128,8 @@ def check_consistent(db: str) -> int:
         assert conn.execute(
             """SELECT count(*) FROM posts p
                WHERE (SELECT count(*) FROM search_rows r
-                      WHERE r.post_id = p.id AND r.search_key = p.search_key)
+                      WHERE r.post_id = p.id
+                        AND (-r.search_key) >> 6 <= (-p.search_key) >> 32)
                      + (SELECT count(*) FROM search_pending q WHERE q.post_id = p.id) <> 1"""
         ).fetchone() == (0,)
         assert conn.execute(

@@ -37,9 +37,9 @@ Two more bounds on SQLite, both about FTS5 reading far more than it finds:
   scan on purpose: see its docstring.
 
 On SQLite the index is the FTS5 table ``post_search``, whose rowid is the
-search key (minute published, then post id, negated: newest first is
-ascending order); on PostgreSQL it is ``posts.search_vector`` with a partial
-GIN index.
+search key (the minute published, then a slot of that minute, negated: newest
+first is ascending order; ``search_rows`` gives each key's post); on
+PostgreSQL it is ``posts.search_vector`` with a partial GIN index.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from ..search.query import Query, Sort
 from ..text import slugify
 from .db import Row
 from .posts import _POST_COLUMNS, VISIBLE, PostStore, _post
+from .search_index import SLOTS
 
 RANK_WINDOW = 5_000
 COMMON = 10_000  # posts a word may be in for BM25 ranking (SQLite)
@@ -90,13 +91,9 @@ class SearchPage:
 _EMPTY = SearchPage([], 0, True)
 
 
-def _post_id(search_key: int) -> int:
-    return -search_key & 0xFFFFFFFF
-
-
 def _key_time(search_key: int) -> datetime:
-    """When the post with this search key was published, to the minute (migration 0008)."""
-    return datetime.fromtimestamp((-search_key >> 32) * 60, UTC)
+    """When the post with this search key was published, to the minute (migration 0016)."""
+    return datetime.fromtimestamp(-search_key // SLOTS * 60, UTC)
 
 
 class _Common:
@@ -281,7 +278,11 @@ class SearchStore(PostStore):
         queries over that one blog's posts).
         """
         before = f"{rowids} AND rowid < {end}"
-        row = self.db.fetchone("SELECT source_id FROM posts WHERE id = ?", (_post_id(end),))
+        row = self.db.fetchone(
+            """SELECT p.source_id FROM search_rows r JOIN posts p ON p.id = r.post_id
+               WHERE r.search_key = ?""",
+            (end,),
+        )
         if row is None:  # deleted since: no end to the scan, but the same answer
             return self._keys(expression, before, "rowid", limit, 0)
         blog = "tags : " + fts5_string(f"s{row['source_id']}")
@@ -359,9 +360,9 @@ class SearchStore(PostStore):
         return max(ends)
 
     def _search_key(self, day: date) -> int:
-        """The largest search key of a post published on this day or later (migration 0008)."""
+        """The largest search key of a post published on this day or later (migration 0016)."""
         row = self.db.fetchone(
-            "SELECT -((CAST(strftime('%s', ?) AS INTEGER) / 60) * 4294967296) AS k",
+            f"SELECT -((CAST(strftime('%s', ?) AS INTEGER) / 60) * {SLOTS}) AS k",
             (_day_start(day).isoformat(),),
         )
         assert row is not None
@@ -370,10 +371,18 @@ class SearchStore(PostStore):
     def _sqlite_rows(self, match: str, keys: list[int], *, marked: bool) -> list[SearchRow]:
         if not keys:
             return []
-        posts = self._posts_by_id([_post_id(k) for k in keys])
+        in_keys = ",".join("?" * len(keys))
+        posts = {
+            int(r["search_key"]): _post(r)
+            for r in self.db.fetchall(
+                f"""SELECT r.search_key, {_POST_COLUMNS} FROM search_rows r
+                    JOIN posts p ON p.id = r.post_id JOIN sources s ON s.id = p.source_id
+                    WHERE r.search_key IN ({in_keys}) AND {VISIBLE}""",
+                keys,
+            )
+        }
         marks: dict[int, Row] = {}
         if marked:
-            in_keys = ",".join("?" * len(keys))
             marks = {
                 int(r["k"]): r
                 for r in self.db.fetchall(
@@ -385,7 +394,7 @@ class SearchStore(PostStore):
             }
         rows = []
         for key in keys:
-            post = posts.get(_post_id(key))
+            post = posts.get(key)
             if post is None:  # hidden since; never shown
                 continue
             mark = marks.get(key)

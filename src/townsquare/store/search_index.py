@@ -7,7 +7,8 @@ Only the text needs Python (``text_of`` the HTML, made while cleaning, in
 the worker processes), so the store marks a post as waiting for the index
 whenever it writes the post's text, after an insert or an edit, and
 ``index_pending`` writes the rows of a batch of them a little later
-(migration 0011 says why).
+(migration 0011 says why), each under a search key given out as it is
+indexed (``_new_keys``, migration 0016).
 Triggers do the rest: an edit or a deletion takes the old row out, hiding a post or
 marking it a duplicate tags its row ``hidden`` (and showing it again untags
 it), and renaming a blog or changing its categories updates its posts' rows.
@@ -18,6 +19,7 @@ itself, and there is nothing to do here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 
 from ..model import CleanPost
@@ -29,6 +31,10 @@ _CHUNK = 400
 _REBUILD_BATCH = 2_000
 _REBUILD_CACHE_KB = 256_000
 _DEFAULT_CACHE = -2_000  # SQLite's own default (2 MB)
+
+# A search key is a minute and one of its slots: -(minute * SLOTS + slot), so the newest
+# come first in ascending order (migration 0016).
+SLOTS = 64
 
 _SOURCE_ROWS = """SELECT search_key, post_id, title, content_html, blog, author, tags
     FROM post_search_source"""
@@ -91,14 +97,15 @@ class SearchIndex(SourceStore):
         """Index ``rows``, each with its text from ``texts``, in UTF-8 and no longer than
         ``search_text`` gives."""
         # A post waiting for the index is not in it (migration 0013's triggers).
-        # In rowid order: FTS5 writes out what it holds whenever a rowid comes in lower
+        keys = self._new_keys(rows)
+        # In key order: FTS5 writes out what it holds whenever a rowid comes in lower
         # than the last, and a segment per post would make indexing several times slower.
-        rows.sort(key=lambda r: int(r["search_key"]))
+        rows.sort(key=lambda r: keys[r["post_id"]])
         self.db.executemany(
             "INSERT INTO search_rows (search_key, post_id, title, blog, author, tags)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (r["search_key"], r["post_id"], r["title"], r["blog"], r["author"], r["tags"])
+                (keys[r["post_id"]], r["post_id"], r["title"], r["blog"], r["author"], r["tags"])
                 for r in rows
             ],
         )
@@ -107,7 +114,7 @@ class SearchIndex(SourceStore):
             f" VALUES (?, ?, {self.db.utf8_text}, ?, ?, ?)",
             [
                 (
-                    r["search_key"],
+                    keys[r["post_id"]],
                     r["title"],
                     texts[r["post_id"]] or b"",
                     r["blog"],
@@ -117,6 +124,39 @@ class SearchIndex(SourceStore):
                 for r in rows
             ],
         )
+
+    def _new_keys(self, rows: Sequence[Row]) -> dict[int, int]:
+        """A search key for each row's post (by post id): the next free slot of the minute
+        it was published, in the order the posts were stored.  When a minute's ``SLOTS``
+        are taken (a feed of undated posts, all first seen in the same minute), the
+        post takes a slot of the minute before, and so on back."""
+        minutes = {r["post_id"]: _minute(r["search_key"]) for r in rows}
+        taken: dict[int, int] = {}  # minute -> the next free slot
+        self._slots_taken(sorted(set(minutes.values())), taken)
+        keys = {}
+        for post_id in sorted(minutes, key=lambda i: (minutes[i], i)):
+            minute = minutes[post_id]
+            while taken[minute] >= SLOTS:
+                minute -= 1
+                if minute not in taken:
+                    self._slots_taken([minute], taken)
+            keys[post_id] = -(minute * SLOTS + taken[minute])
+            taken[minute] += 1
+        return keys
+
+    def _slots_taken(self, minutes: list[int], taken: dict[int, int]) -> None:
+        """Put each minute's next free slot in ``taken``: the one after the last taken.
+        (A slot below that, freed by a post that left the index, stays free.)"""
+        for r in self.db.fetchall(
+            f"""SELECT m.value AS minute,
+                      (SELECT min(search_key) FROM search_rows
+                       WHERE search_key BETWEEN -(m.value * {SLOTS} + {SLOTS - 1})
+                                            AND -(m.value * {SLOTS})) AS last
+               FROM json_each(?) m""",
+            (json.dumps(minutes),),
+        ):
+            last = r["last"]
+            taken[int(r["minute"])] = 0 if last is None else -last % SLOTS + 1
 
     def search_index_missing(self) -> bool:
         """True when there are posts but no search index (a database made before search,
@@ -171,6 +211,11 @@ class SearchIndex(SourceStore):
         row = self.db.fetchone("SELECT count(*) AS n FROM posts")
         assert row is not None
         return int(row["n"])
+
+
+def _minute(post_key: int) -> int:
+    """The minute a post was published, from ``posts.search_key`` (migration 0008)."""
+    return -post_key >> 32
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
