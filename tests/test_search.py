@@ -642,6 +642,45 @@ def test_a_database_with_the_old_search_keys_is_indexed_again(
         index_is_whole(store)
 
 
+@pytest.mark.skipif(BACKEND != "sqlite", reason="FTS5 is SQLite's; PostgreSQL uses a trigger")
+def test_a_crowd_of_posts_in_one_minute_fills_the_minutes_before_it_in_turn(
+    config: Config,
+) -> None:
+    # 20,000 undated posts first seen in the same minute (a hostile feed's worth, twice):
+    # a minute has 64 search keys, so they fill that minute and the 312 before it, with
+    # no minute skipped: the first 64 stored take that minute, the next 64 the minute
+    # before, and so on; within a minute, the last stored comes first.
+    with open_store(config.db) as store:
+        store.db.execute(
+            "INSERT INTO sources (id, url, title, slug, created_at)"
+            " VALUES (1, 'https://shapton.example/feed', 'Little Shapton', 'little-shapton',"
+            " '2026-01-01 00:00:00')"
+        )
+        at = "2026-01-05 09:00:30"
+        with store.db.transaction():
+            store.db.executemany(
+                """INSERT INTO posts (source_id, guid, title, published, first_seen,
+                       last_changed, content_html, summary_html, content_hash)
+                   VALUES (1, ?, ?, ?, ?, ?, '<p>Allotments.</p>', '', 'h')""",
+                [(str(n), f"Post {n}", at, at, at) for n in range(20_000)],
+            )
+        assert store.rebuild_search_index() == 20_000
+        row = store.db.fetchone(
+            """SELECT count(DISTINCT -search_key / 64) AS minutes,
+                      max(-search_key / 64) AS newest, min(-search_key / 64) AS oldest
+               FROM search_rows"""
+        )
+        published = int(datetime(2026, 1, 5, 9, tzinfo=UTC).timestamp()) // 60
+        assert row == {"minutes": 313, "newest": published, "oldest": published - 312}
+        newest_first = store.db.fetchall("SELECT post_id FROM search_rows ORDER BY search_key")
+        assert [r["post_id"] for r in newest_first] == [
+            n for block in range(313) for n in range(min(block * 64 + 64, 20_000), block * 64, -1)
+        ]
+        assert search(store, "allotments from:2026-01-05 to:2026-01-05").total == 5_000
+        assert search(store, "allotments").total_is_exact is False
+        index_is_whole(store)
+
+
 # --- SQLite only: posts waiting for the index -----------------------------------------
 
 

@@ -35,6 +35,7 @@ _DEFAULT_CACHE = -2_000  # SQLite's own default (2 MB)
 # A search key is a minute and one of its slots: -(minute * SLOTS + slot), so the newest
 # come first in ascending order (migration 0016).
 SLOTS = 64
+_LOOK_BACK = 256  # minutes whose slots are looked up at once, when a crowd spills over
 
 _SOURCE_ROWS = """SELECT search_key, post_id, title, content_html, blog, author, tags
     FROM post_search_source"""
@@ -133,13 +134,18 @@ class SearchIndex(SourceStore):
         minutes = {r["post_id"]: _minute(r["search_key"]) for r in rows}
         taken: dict[int, int] = {}  # minute -> the next free slot
         self._slots_taken(sorted(set(minutes.values())), taken)
+        # minute -> the latest minute at or before it with a free slot, when it is full:
+        # each post of a crowd starts where the one before found room.
+        room: dict[int, int] = {}
         keys = {}
         for post_id in sorted(minutes, key=lambda i: (minutes[i], i)):
-            minute = minutes[post_id]
+            published = minutes[post_id]
+            minute = room.get(published, published)
             while taken[minute] >= SLOTS:
                 minute -= 1
                 if minute not in taken:
-                    self._slots_taken([minute], taken)
+                    self._slots_taken(list(range(minute, minute - _LOOK_BACK, -1)), taken)
+            room[published] = minute
             keys[post_id] = -(minute * SLOTS + taken[minute])
             taken[minute] += 1
         return keys
@@ -156,7 +162,7 @@ class SearchIndex(SourceStore):
             (json.dumps(minutes),),
         ):
             last = r["last"]
-            taken[int(r["minute"])] = 0 if last is None else -last % SLOTS + 1
+            taken.setdefault(int(r["minute"]), 0 if last is None else -last % SLOTS + 1)
 
     def search_index_missing(self) -> bool:
         """True when there are posts but no search index (a database made before search,
