@@ -29,6 +29,7 @@ import pytest
 
 from conftest import FeedServer, Request, Response
 from townsquare.store import open_store
+from townsquare.store.search_index import SLOTS
 from townsquare.store.search_text import search_text
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
@@ -126,10 +127,10 @@ def check_consistent(db: str) -> int:
         conn.create_function("search_text", 1, search_text, deterministic=True)
         conn.execute("INSERT INTO post_search (post_search, rank) VALUES ('integrity-check', 1)")
         assert conn.execute(
-            """SELECT count(*) FROM posts p
+            f"""SELECT count(*) FROM posts p
                WHERE (SELECT count(*) FROM search_rows r
                       WHERE r.post_id = p.id
-                        AND (-r.search_key) >> 6 <= (-p.search_key) >> 32)
+                        AND -r.search_key / {SLOTS} <= (-p.search_key) >> 32)
                      + (SELECT count(*) FROM search_pending q WHERE q.post_id = p.id) <> 1"""
         ).fetchone() == (0,)
         assert conn.execute(

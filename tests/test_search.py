@@ -26,6 +26,7 @@ from townsquare.model import FetchOutcome, FetchResult, SaveCounts, Source
 from townsquare.search import SearchResults, Sort, search
 from townsquare.store import FetchLogEntry, Store, open_store
 from townsquare.store import search as store_search
+from townsquare.store.search_index import SLOTS
 from townsquare.store.search_text import MAX_TEXT
 
 
@@ -41,10 +42,10 @@ def index_is_whole(store: Store) -> None:
         return
     store.db.execute("INSERT INTO post_search (post_search, rank) VALUES ('integrity-check', 1)")
     out_of_step = store.db.fetchone(
-        """SELECT count(*) AS n FROM posts p
+        f"""SELECT count(*) AS n FROM posts p
            WHERE (SELECT count(*) FROM search_rows r
                   WHERE r.post_id = p.id
-                    AND (-r.search_key) >> 6 <= (-p.search_key) >> 32)
+                    AND -r.search_key / {SLOTS} <= (-p.search_key) >> 32)
                  + (SELECT count(*) FROM search_pending q WHERE q.post_id = p.id) <> 1"""
     )
     counts = store.db.fetchone(
@@ -554,26 +555,34 @@ def test_open_store_builds_a_missing_index(server: FeedServer, config: Config) -
         index_is_whole(store)
 
 
-@pytest.mark.skipif(BACKEND != "sqlite", reason="FTS5 is SQLite's; PostgreSQL uses a trigger")
-def test_a_database_whose_index_kept_its_own_text_is_indexed_again(
-    config: Config, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Upgrading from the index of migration 0008, which kept a copy of each text."""
+def _database_before(config: Config, migration: str) -> sqlite3.Connection:
+    """A database as a version before ``migration`` left it, with one blog (id 1): a
+    connection to it, to use in a ``with`` block, which commits."""
     from yoyo import get_backend, read_migrations
 
     from townsquare.store.db import _migrations_dir
 
     backend = get_backend(f"sqlite:///{config.db}")
-    older = read_migrations(str(_migrations_dir("sqlite"))).filter(lambda m: m.id < "0013")
+    older = read_migrations(str(_migrations_dir("sqlite"))).filter(lambda m: m.id < migration)
     with backend.lock():
         backend.apply_migrations(backend.to_apply(older))
     backend.connection.close()
-    with sqlite3.connect(config.db) as conn:
+    conn = sqlite3.connect(config.db)
+    with conn:
         conn.execute(
             "INSERT INTO sources (id, url, title, slug, created_at)"
             " VALUES (1, 'https://shapton.example/feed', 'Little Shapton', 'little-shapton',"
             " '2026-01-01 00:00:00')"
         )
+    return conn
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="FTS5 is SQLite's; PostgreSQL uses a trigger")
+def test_a_database_whose_index_kept_its_own_text_is_indexed_again(
+    config: Config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Upgrading from the index of migration 0008, which kept a copy of each text."""
+    with _database_before(config, "0013") as conn:
         conn.execute(
             """INSERT INTO posts (id, source_id, guid, title, published, first_seen,
                    last_changed, content_html, summary_html, content_hash)
@@ -599,21 +608,7 @@ def test_a_database_with_the_old_search_keys_is_indexed_again(
     config: Config, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Upgrading from the keys of migration 0008 (the minute, then the post's id)."""
-    from yoyo import get_backend, read_migrations
-
-    from townsquare.store.db import _migrations_dir
-
-    backend = get_backend(f"sqlite:///{config.db}")
-    older = read_migrations(str(_migrations_dir("sqlite"))).filter(lambda m: m.id < "0016")
-    with backend.lock():
-        backend.apply_migrations(backend.to_apply(older))
-    backend.connection.close()
-    with sqlite3.connect(config.db) as conn:
-        conn.execute(
-            "INSERT INTO sources (id, url, title, slug, created_at)"
-            " VALUES (1, 'https://shapton.example/feed', 'Little Shapton', 'little-shapton',"
-            " '2026-01-01 00:00:00')"
-        )
+    with _database_before(config, "0016") as conn:
         for n, day_ in ((1, 2), (2, 9)):
             conn.execute(
                 """INSERT INTO posts (id, source_id, guid, title, published, first_seen,
